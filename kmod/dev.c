@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The device object and its file descriptor.
+ *
+ * A device is one allocation holding two struct devices: vloopbackN, the
+ * parent that owns the DMA ops and the memory, and virtioM, registered on
+ * the virtio bus once user space asks (VLB_IOC_START).  virtioM holds a
+ * reference on vloopbackN, so the memory lives until both are gone.
+ *
+ * Every way a device ends goes through the same steps, in this order:
+ *   vlb_dev_fail()        mark dead, take the area from user space, return
+ *                         in-flight requests, wake every waiter;
+ *   vlb_dev_unregister()  remove virtioM (the driver unbinds);
+ *   vlb_dev_destroy()     drop the eventfds and the fd's reference.
+ * Closing the fd (including by process death) runs all three; a device
+ * process that stops answering gets the first two from a work item, and the
+ * last when its fd is finally closed.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/dma-map-ops.h>
+#include <linux/dma-mapping.h>
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/miscdevice.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/virtio_config.h>
+
+#include "vloopback.h"
+
+static DEFINE_IDA(vlb_ida);
+
+void vlb_dev_fail(struct vlb_device *ldev, const char *why)
+{
+	unsigned int i, n;
+	bool was_dead;
+
+	spin_lock(&ldev->msg_lock);
+	was_dead = ldev->dead;
+	WRITE_ONCE(ldev->dead, true);
+	spin_unlock(&ldev->msg_lock);
+	if (was_dead)
+		return;
+	if (why)
+		dev_warn(&ldev->dev, "%s: removing the device\n", why);
+
+	vlb_shm_revoke(&ldev->shm);
+	for (i = 0; i < ldev->num_queues; i++) {
+		struct vlb_vq *lvq = &ldev->vqs[i];
+
+		spin_lock_irq(&lvq->lock);
+		n = vlb_inflight_fail(lvq);
+		spin_unlock_irq(&lvq->lock);
+		if (n)
+			irq_work_queue(&lvq->irq_work);
+	}
+	vlb_msg_flush(ldev);
+	if (why)
+		queue_work(system_long_wq, &ldev->remove_work);
+}
+
+static void vlb_dev_unregister(struct vlb_device *ldev)
+{
+	bool registered;
+
+	flush_work(&ldev->start_work);
+	mutex_lock(&ldev->lock);
+	registered = ldev->registered;
+	ldev->registered = false;
+	mutex_unlock(&ldev->lock);
+	if (registered)
+		unregister_virtio_device(&ldev->vdev);
+}
+
+static void vlb_remove_work(struct work_struct *work)
+{
+	vlb_dev_unregister(container_of(work, struct vlb_device, remove_work));
+}
+
+static void vlb_vdev_release(struct device *dev)
+{
+	struct vlb_device *ldev = container_of(dev, struct vlb_device,
+					       vdev.dev);
+
+	put_device(&ldev->dev);
+}
+
+static void vlb_start_work(struct work_struct *work)
+{
+	struct vlb_device *ldev = container_of(work, struct vlb_device,
+					       start_work);
+	int err;
+
+	ldev->vdev.dev.parent = &ldev->dev;
+	ldev->vdev.dev.release = vlb_vdev_release;
+	ldev->vdev.config = &vlb_config_ops;
+	ldev->vdev.id.device = ldev->device_id;
+	ldev->vdev.id.vendor = ldev->vendor_id;
+	get_device(&ldev->dev);		/* virtioM's, put by its release */
+	err = register_virtio_device(&ldev->vdev);
+	if (err) {
+		put_device(&ldev->vdev.dev);
+		dev_err(&ldev->dev, "cannot register virtio device: %d\n", err);
+		return;
+	}
+	mutex_lock(&ldev->lock);
+	ldev->registered = true;
+	mutex_unlock(&ldev->lock);
+}
+
+static int vlb_dev_release(struct inode *inode, struct file *file)
+{
+	struct vlb_device *ldev = file->private_data;
+	unsigned int i;
+
+	vlb_dev_fail(ldev, NULL);
+	cancel_work_sync(&ldev->remove_work);
+	vlb_dev_unregister(ldev);
+	mutex_lock(&ldev->fds_lock);
+	for (i = 0; i < ldev->num_queues; i++)
+		vlb_vq_release_fds(&ldev->vqs[i]);
+	mutex_unlock(&ldev->fds_lock);
+	device_del(&ldev->dev);
+	put_device(&ldev->dev);
+	return 0;
+}
+
+static long vlb_ioc_start(struct vlb_device *ldev)
+{
+	long err = 0;
+
+	mutex_lock(&ldev->lock);
+	if (READ_ONCE(ldev->dead))
+		err = -ENODEV;
+	else if (ldev->started)
+		err = -EBUSY;
+	else
+		ldev->started = true;
+	mutex_unlock(&ldev->lock);
+	if (!err)
+		queue_work(system_long_wq, &ldev->start_work);
+	return err;
+}
+
+static long vlb_ioc_set_vq_fds(struct vlb_device *ldev, void __user *arg)
+{
+	struct vlb_vq_fds f;
+	long err;
+
+	if (copy_from_user(&f, arg, sizeof(f)))
+		return -EFAULT;
+	if (memchr_inv(f.reserved, 0, sizeof(f.reserved)) ||
+	    f.index >= ldev->num_queues || f.kick_fd < -1 || f.call_fd < -1)
+		return -EINVAL;
+	mutex_lock(&ldev->fds_lock);
+	err = vlb_vq_set_fds(&ldev->vqs[f.index], f.kick_fd, f.call_fd);
+	mutex_unlock(&ldev->fds_lock);
+	return err;
+}
+
+static long vlb_ioc_get_vq(struct vlb_device *ldev, void __user *arg)
+{
+	struct vlb_vq_info info = {};
+	struct vlb_vq *lvq;
+
+	if (get_user(info.index, (u32 __user *)arg))
+		return -EFAULT;
+	if (info.index >= ldev->num_queues)
+		return -EINVAL;
+	lvq = &ldev->vqs[info.index];
+	spin_lock_irq(&lvq->lock);
+	if (lvq->vq) {
+		info.num = lvq->vring->num;
+		info.desc = virtqueue_get_desc_addr(lvq->vq);
+		info.avail = virtqueue_get_avail_addr(lvq->vq);
+		info.used = virtqueue_get_used_addr(lvq->vq);
+	}
+	spin_unlock_irq(&lvq->lock);
+	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long vlb_ioc_set_config(struct vlb_device *ldev, void __user *arg)
+{
+	struct vlb_config c;
+	bool notify;
+	void *data;
+
+	if (copy_from_user(&c, arg, sizeof(c)))
+		return -EFAULT;
+	if ((c.flags & ~VLB_CONFIG_F_NOTIFY) ||
+	    memchr_inv(c.reserved, 0, sizeof(c.reserved)) ||
+	    c.offset > ldev->config_size || c.len > ldev->config_size - c.offset)
+		return -EINVAL;
+	data = memdup_user(u64_to_user_ptr(c.data), c.len);
+	if (IS_ERR(data))
+		return PTR_ERR(data);
+	spin_lock(&ldev->config_lock);
+	memcpy(ldev->config + c.offset, data, c.len);
+	WRITE_ONCE(ldev->config_generation, ldev->config_generation + 1);
+	spin_unlock(&ldev->config_lock);
+	kfree(data);
+
+	mutex_lock(&ldev->lock);
+	notify = ldev->registered && (c.flags & VLB_CONFIG_F_NOTIFY);
+	if (notify)
+		virtio_config_changed(&ldev->vdev);
+	mutex_unlock(&ldev->lock);
+	return 0;
+}
+
+static long vlb_ioc_get_info(struct vlb_device *ldev, void __user *arg)
+{
+	struct vlb_info info = {
+		.index = ldev->index,
+		.virtio_index = -1,
+		.shm_size = ldev->shm.size,
+	};
+
+	mutex_lock(&ldev->lock);
+	if (ldev->registered)
+		info.virtio_index = ldev->vdev.index;
+	mutex_unlock(&ldev->lock);
+	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long vlb_dev_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct vlb_device *ldev = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case VLB_IOC_SHM_FD:
+		return vlb_shm_fd(&ldev->shm);
+	case VLB_IOC_SET_VQ_FDS:
+		return vlb_ioc_set_vq_fds(ldev, uarg);
+	case VLB_IOC_GET_VQ:
+		return vlb_ioc_get_vq(ldev, uarg);
+	case VLB_IOC_SET_CONFIG:
+		return vlb_ioc_set_config(ldev, uarg);
+	case VLB_IOC_START:
+		return vlb_ioc_start(ldev);
+	case VLB_IOC_GET_INFO:
+		return vlb_ioc_get_info(ldev, uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static ssize_t vlb_dev_read(struct file *file, char __user *buf, size_t len,
+			    loff_t *ppos)
+{
+	return vlb_msg_read(file->private_data, buf, len,
+			    file->f_flags & O_NONBLOCK);
+}
+
+static ssize_t vlb_dev_write(struct file *file, const char __user *buf,
+			     size_t len, loff_t *ppos)
+{
+	return vlb_msg_write(file->private_data, buf, len);
+}
+
+static __poll_t vlb_dev_poll(struct file *file, poll_table *wait)
+{
+	return vlb_msg_poll(file->private_data, file, wait);
+}
+
+static const struct file_operations vlb_dev_fops = {
+	.owner		= THIS_MODULE,
+	.release	= vlb_dev_release,
+	.unlocked_ioctl	= vlb_dev_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.read		= vlb_dev_read,
+	.write		= vlb_dev_write,
+	.poll		= vlb_dev_poll,
+	.llseek		= noop_llseek,
+};
+
+/* Frees everything, whatever stage creation reached. */
+static void vlb_dev_free(struct device *dev)
+{
+	struct vlb_device *ldev = container_of(dev, struct vlb_device, dev);
+
+	vlb_shm_destroy(&ldev->shm);
+	kfree(ldev->vqs);
+	kfree(ldev->config);
+	ida_free(&vlb_ida, ldev->index);
+	kfree(ldev);
+}
+
+static void vlb_dev_init(struct vlb_device *ldev, const struct vlb_create *c)
+{
+	ldev->device_id = c->device_id;
+	ldev->vendor_id = c->vendor_id;
+	ldev->features = c->features | BIT_ULL(VIRTIO_F_VERSION_1) |
+			 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM);
+	ldev->num_queues = c->num_queues;
+	ldev->queue_size = c->queue_size;
+	ldev->config_size = c->config_size;
+	spin_lock_init(&ldev->config_lock);
+	mutex_init(&ldev->fds_lock);
+	spin_lock_init(&ldev->msg_lock);
+	INIT_LIST_HEAD(&ldev->msg_queue);
+	INIT_LIST_HEAD(&ldev->msg_sent);
+	init_waitqueue_head(&ldev->msg_readq);
+	init_waitqueue_head(&ldev->msg_replyq);
+	mutex_init(&ldev->lock);
+	INIT_WORK(&ldev->start_work, vlb_start_work);
+	INIT_WORK(&ldev->remove_work, vlb_remove_work);
+
+	device_initialize(&ldev->dev);
+	ldev->dev.parent = vlb_misc.this_device;
+	ldev->dev.release = vlb_dev_free;
+	ldev->dev.dma_mask = &ldev->dev.coherent_dma_mask;
+	set_dma_ops(&ldev->dev, &vlb_dma_ops);
+}
+
+static int vlb_dev_alloc_parts(struct vlb_device *ldev,
+			       const struct vlb_create *c,
+			       const void __user *config)
+{
+	unsigned int i;
+	int err;
+
+	err = dma_set_mask_and_coherent(&ldev->dev, DMA_BIT_MASK(64));
+	if (err)
+		return err;
+	ldev->config = memdup_user(config, c->config_size);
+	if (IS_ERR(ldev->config)) {
+		err = PTR_ERR(ldev->config);
+		ldev->config = NULL;
+		return err;
+	}
+	ldev->vqs = kcalloc(c->num_queues, sizeof(*ldev->vqs), GFP_KERNEL);
+	if (!ldev->vqs)
+		return -ENOMEM;
+	for (i = 0; i < c->num_queues; i++)
+		vlb_vq_init(&ldev->vqs[i], ldev, i);
+	return vlb_shm_init(ldev, c->shm_size);
+}
+
+/* @c was validated by the caller.  Returns the new device's fd. */
+int vlb_dev_create(const struct vlb_create *c, const void __user *config)
+{
+	struct vlb_device *ldev;
+	int index, err, fd;
+
+	ldev = kzalloc(sizeof(*ldev), GFP_KERNEL);
+	if (!ldev)
+		return -ENOMEM;
+	index = ida_alloc_max(&vlb_ida, vlb_max_devices() - 1, GFP_KERNEL);
+	if (index < 0) {
+		kfree(ldev);
+		return index == -ENOSPC ? -EBUSY : index;
+	}
+	ldev->index = index;
+	vlb_dev_init(ldev, c);
+	err = dev_set_name(&ldev->dev, "vloopback%u", index);
+	if (!err)
+		err = vlb_dev_alloc_parts(ldev, c, config);
+	if (!err)
+		err = device_add(&ldev->dev);
+	if (err)
+		goto put;
+	fd = anon_inode_getfd("[virtio-loopback]", &vlb_dev_fops, ldev,
+			      O_RDWR | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	err = fd;
+	device_del(&ldev->dev);
+put:
+	put_device(&ldev->dev);
+	return err;
+}

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What the driver is owed when the device process dies.
+ *
+ * Drivers such as virtio_blk never time out a request: if the device side
+ * vanished with requests in the ring, removing the disk would wait for them
+ * forever.  So the module counts, per descriptor head, how often the driver
+ * made it available and how often the device returned it (scanning the avail
+ * ring at every kick and the used ring at every call), and once the device is
+ * dead it stands in for it: every owed request is returned with length 0
+ * after the shared area was poisoned, so the driver reads an error status.
+ *
+ * Only chains with a device-readable part are requests.  Chains that are
+ * all device-writable are receive buffers (input events, rx packets, random
+ * bytes) that a device legitimately holds: returning them would only make
+ * the driver post them again, forever.  Drivers reclaim those on removal.
+ *
+ * The counts are only as good as the scans: a window larger than the ring
+ * (the device polling without kicks while the driver polls without calls)
+ * marks the queue untracked, and it is then failed on a best-effort basis.
+ * All functions here run with lvq->lock held.
+ */
+#include <linux/virtio_ring.h>
+
+#include "vloopback.h"
+
+static u16 window(struct vlb_vq *lvq, u16 idx, u16 *seen)
+{
+	u16 n = idx - *seen;
+
+	if (n > lvq->vring->num) {
+		lvq->untracked = true;
+		*seen = idx - lvq->vring->num;
+		n = lvq->vring->num;
+	}
+	return n;
+}
+
+void vlb_inflight_avail(struct vlb_vq *lvq)
+{
+	const struct vring *vr = lvq->vring;
+	u16 n;
+
+	if (!vr)
+		return;
+	n = window(lvq, le16_to_cpu(READ_ONCE(vr->avail->idx)),
+		   &lvq->avail_seen);
+	virt_rmb();
+	for (; n; n--, lvq->avail_seen++) {
+		u16 head = le16_to_cpu(READ_ONCE(
+			vr->avail->ring[lvq->avail_seen & (vr->num - 1)]));
+
+		if (head < vr->num)
+			lvq->owed[head]++;
+	}
+}
+
+void vlb_inflight_used(struct vlb_vq *lvq)
+{
+	const struct vring *vr = lvq->vring;
+	u16 n;
+
+	if (!vr)
+		return;
+	n = window(lvq, le16_to_cpu(READ_ONCE(vr->used->idx)),
+		   &lvq->used_seen);
+	virt_rmb();
+	for (; n; n--, lvq->used_seen++) {
+		u32 id = le32_to_cpu(READ_ONCE(
+			vr->used->ring[lvq->used_seen & (vr->num - 1)].id));
+
+		if (id < vr->num && lvq->owed[id])
+			lvq->owed[id]--;
+	}
+}
+
+/* Does the chain at @head carry anything the device was meant to read? */
+static bool is_request(struct vlb_vq *lvq, u16 head)
+{
+	const struct vring *vr = lvq->vring;
+	unsigned int i = head, steps;
+
+	for (steps = 0; steps < vr->num && i < vr->num; steps++) {
+		u16 flags = le16_to_cpu(READ_ONCE(vr->desc[i].flags));
+
+		if (flags & VRING_DESC_F_INDIRECT) {
+			u32 len = le32_to_cpu(READ_ONCE(vr->desc[i].len));
+			struct vring_desc *t = vlb_shm_iova_to_va(&lvq->ldev->shm,
+				le64_to_cpu(READ_ONCE(vr->desc[i].addr)), len);
+			unsigned int j;
+
+			if (!t)
+				return true;
+			for (j = 0; j < len / sizeof(*t); j++)
+				if (!(le16_to_cpu(READ_ONCE(t[j].flags)) &
+				      VRING_DESC_F_WRITE))
+					return true;
+			return false;
+		}
+		if (!(flags & VRING_DESC_F_WRITE))
+			return true;
+		if (!(flags & VRING_DESC_F_NEXT))
+			return false;
+		i = le16_to_cpu(READ_ONCE(vr->desc[i].next));
+	}
+	/* a chain we cannot follow: returning it is the safe side */
+	return true;
+}
+
+static void push_used(struct vlb_vq *lvq, u16 head)
+{
+	const struct vring *vr = lvq->vring;
+	u16 idx = le16_to_cpu(READ_ONCE(vr->used->idx));
+	struct vring_used_elem *e = &vr->used->ring[idx & (vr->num - 1)];
+
+	WRITE_ONCE(e->id, cpu_to_le32(head));
+	WRITE_ONCE(e->len, 0);
+	virt_wmb();
+	WRITE_ONCE(vr->used->idx, cpu_to_le16(idx + 1));
+	/* our own entry must not be counted again as a return */
+	lvq->used_seen = idx + 1;
+}
+
+/*
+ * Return every owed request to the driver.  The device is dead and user
+ * space no longer maps the area, so the module is the only writer of the
+ * used ring.  Returns how many were returned: the caller raises the irq.
+ */
+unsigned int vlb_inflight_fail(struct vlb_vq *lvq)
+{
+	unsigned int head, done = 0;
+
+	if (!lvq->vring)
+		return 0;
+	vlb_inflight_used(lvq);
+	for (head = 0; head < lvq->vring->num; head++) {
+		if (!lvq->owed[head] || !is_request(lvq, head))
+			continue;
+		lvq->owed[head]--;
+		push_used(lvq, head);
+		done++;
+	}
+	return done;
+}

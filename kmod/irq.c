@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The data plane: kick and call eventfds, with no process in between.
+ *
+ * Kick: when the driver notifies a queue, the module signals the kick
+ * eventfd the device process gave; whoever polls it (the device process, or
+ * the vhost-user backend it was handed to) sees the new buffers.
+ *
+ * Call: the module waits on the call eventfd in-kernel, the way KVM's irqfd
+ * does.  A write to it queues an irq_work that runs vring_interrupt() in
+ * hard interrupt context, like a real device's interrupt.  The wakeup itself
+ * must not call into the driver: it runs under the eventfd's lock with
+ * current->in_eventfd set, and drivers kick (signal another eventfd) from
+ * their callbacks.
+ */
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/poll.h>
+
+#include "compat.h"
+#include "vloopback.h"
+
+static void vlb_vq_irq(struct irq_work *work)
+{
+	struct vlb_vq *lvq = container_of(work, struct vlb_vq, irq_work);
+	struct virtqueue *vq;
+
+	spin_lock(&lvq->lock);
+	vq = lvq->vq;
+	if (vq)
+		vlb_inflight_used(lvq);
+	spin_unlock(&lvq->lock);
+	/* del_vqs clears lvq->vq, then waits for this work with irq_work_sync */
+	if (vq)
+		vring_interrupt(0, vq);
+}
+
+static int vlb_call_wakeup(wait_queue_entry_t *wait, unsigned int mode,
+			   int sync, void *key)
+{
+	struct vlb_vq *lvq = container_of(wait, struct vlb_vq, call_wait);
+	u64 count;
+
+	if (!(key_to_poll(key) & EPOLLIN))
+		return 0;
+	/* we hold the eventfd's wait queue lock here, as do_read requires */
+	eventfd_ctx_do_read(lvq->call, &count);
+	irq_work_queue(&lvq->irq_work);
+	return 0;
+}
+
+static void vlb_call_queue(struct file *file, wait_queue_head_t *wqh,
+			   poll_table *pt)
+{
+	struct vlb_vq *lvq = container_of(pt, struct vlb_vq, call_pt);
+
+	add_wait_queue(wqh, &lvq->call_wait);
+}
+
+void vlb_vq_init(struct vlb_vq *lvq, struct vlb_device *ldev,
+		 unsigned int index)
+{
+	lvq->ldev = ldev;
+	lvq->index = index;
+	spin_lock_init(&lvq->lock);
+	init_irq_work(&lvq->irq_work, vlb_vq_irq);
+	init_waitqueue_func_entry(&lvq->call_wait, vlb_call_wakeup);
+	init_poll_funcptr(&lvq->call_pt, vlb_call_queue);
+}
+
+static void vlb_call_detach(struct vlb_vq *lvq)
+{
+	u64 count;
+
+	if (!lvq->call)
+		return;
+	eventfd_ctx_remove_wait_queue(lvq->call, &lvq->call_wait, &count);
+	eventfd_ctx_put(lvq->call);
+	lvq->call = NULL;
+	irq_work_sync(&lvq->irq_work);
+}
+
+static int vlb_call_attach(struct vlb_vq *lvq, int fd)
+{
+	struct eventfd_ctx *ctx;
+	struct file *file;
+	__poll_t events;
+
+	file = fget(fd);
+	if (!file)
+		return -EBADF;
+	ctx = eventfd_ctx_fileget(file);
+	if (IS_ERR(ctx)) {
+		fput(file);
+		return PTR_ERR(ctx);
+	}
+	lvq->call = ctx;
+	events = vfs_poll(file, &lvq->call_pt);
+	fput(file);
+	/* a completion signalled before we watched must not be lost */
+	if (events & EPOLLIN)
+		irq_work_queue(&lvq->irq_work);
+	return 0;
+}
+
+static void vlb_kick_swap(struct vlb_vq *lvq, struct eventfd_ctx *ctx)
+{
+	struct eventfd_ctx *old;
+
+	spin_lock_irq(&lvq->lock);
+	old = lvq->kick;
+	lvq->kick = ctx;
+	spin_unlock_irq(&lvq->lock);
+	if (old)
+		eventfd_ctx_put(old);
+}
+
+/* kick_fd/call_fd: an eventfd, or -1 to detach.  Caller holds fds_lock. */
+int vlb_vq_set_fds(struct vlb_vq *lvq, int kick_fd, int call_fd)
+{
+	struct eventfd_ctx *kick = NULL;
+	int err;
+
+	if (kick_fd >= 0) {
+		kick = eventfd_ctx_fdget(kick_fd);
+		if (IS_ERR(kick))
+			return PTR_ERR(kick);
+	}
+	vlb_call_detach(lvq);
+	if (call_fd >= 0) {
+		err = vlb_call_attach(lvq, call_fd);
+		if (err) {
+			if (kick)
+				eventfd_ctx_put(kick);
+			return err;
+		}
+	}
+	vlb_kick_swap(lvq, kick);
+	return 0;
+}
+
+void vlb_vq_release_fds(struct vlb_vq *lvq)
+{
+	vlb_call_detach(lvq);
+	vlb_kick_swap(lvq, NULL);
+}
+
+/* virtqueue notify callback: may run in atomic context */
+bool vlb_vq_notify(struct virtqueue *vq)
+{
+	struct vlb_vq *lvq = vq->priv;
+	unsigned long flags;
+	bool fail = false;
+
+	spin_lock_irqsave(&lvq->lock, flags);
+	vlb_inflight_avail(lvq);
+	if (READ_ONCE(lvq->ldev->dead))
+		fail = vlb_inflight_fail(lvq) > 0;
+	else if (lvq->kick)
+		vlb_compat_eventfd_signal(lvq->kick);
+	spin_unlock_irqrestore(&lvq->lock, flags);
+	if (fail)
+		irq_work_queue(&lvq->irq_work);
+	return true;
+}

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio_loopback: virtio devices whose device side is a user-space process.
+ *
+ * /dev/virtio-loopback answers VLB_IOC_GET_VERSION to anyone who can open
+ * it, and creates devices (VLB_IOC_CREATE) for CAP_SYS_ADMIN: a device is a
+ * new fd, and whatever virtio driver the kernel has for its type binds to it
+ * unchanged.  Which types may be created is a module parameter.
+ */
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/uaccess.h>
+#include <uapi/linux/virtio_config.h>
+#include <uapi/linux/virtio_ids.h>
+
+#include "compat.h"
+#include "vloopback.h"
+
+static unsigned int device_types[64] = {
+	VIRTIO_ID_NET, VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE, VIRTIO_ID_RNG,
+	VIRTIO_ID_9P, VIRTIO_ID_INPUT, VIRTIO_ID_SOUND, VIRTIO_ID_FS,
+	VIRTIO_ID_SCMI, VIRTIO_ID_I2C_ADAPTER, VIRTIO_ID_GPIO,
+};
+static unsigned int num_device_types = 11;
+module_param_array(device_types, uint, &num_device_types, 0444);
+MODULE_PARM_DESC(device_types,
+		 "virtio device ids that may be created (default: net, block, console, rng, 9p, input, sound, fs, scmi, i2c, gpio)");
+
+static unsigned int reply_timeout_ms = 10000;
+module_param(reply_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(reply_timeout_ms,
+		 "how long the driver waits for the device process to answer before the device is removed (100-60000, default 10000)");
+
+static unsigned int shm_default_mb = 16;
+module_param(shm_default_mb, uint, 0444);
+MODULE_PARM_DESC(shm_default_mb, "shared area per device when none is asked for (MiB, default 16)");
+
+static unsigned int shm_max_mb = 256;
+module_param(shm_max_mb, uint, 0444);
+MODULE_PARM_DESC(shm_max_mb, "largest shared area a device may ask for (MiB, default 256)");
+
+static unsigned int max_devices = 64;
+module_param(max_devices, uint, 0444);
+MODULE_PARM_DESC(max_devices, "devices that may exist at once (default 64)");
+
+/* Transport features the module does not implement: refused at creation. */
+#define VLB_UNSUPPORTED_FEATURES					\
+	(BIT_ULL(VIRTIO_F_RING_PACKED) | BIT_ULL(VIRTIO_F_SR_IOV) |	\
+	 BIT_ULL(VIRTIO_F_NOTIFICATION_DATA) | BIT_ULL(VIRTIO_F_RING_RESET))
+
+/* The bounce region must hold a few of the largest mappings. */
+#define VLB_MIN_BOUNCE		(512 * 1024)
+
+unsigned int vlb_reply_timeout_ms(void)
+{
+	return clamp(READ_ONCE(reply_timeout_ms), 100U, 60000U);
+}
+
+unsigned int vlb_max_devices(void)
+{
+	return clamp(max_devices, 1U, 4096U);
+}
+
+static u64 vlb_allowed_types(void)
+{
+	u64 mask = 0;
+	unsigned int i;
+
+	for (i = 0; i < num_device_types; i++)
+		if (device_types[i] > 0 && device_types[i] < 64)
+			mask |= BIT_ULL(device_types[i]);
+	return mask;
+}
+
+static long vlb_ioc_version(void __user *arg)
+{
+	struct vlb_version v = {
+		.api_version = VLB_UAPI_VERSION,
+		.max_queues = VLB_MAX_QUEUES,
+		.max_queue_size = VLB_MAX_QUEUE_SIZE,
+		.max_config_size = VLB_MAX_CONFIG_SIZE,
+		.max_shm_size = (u64)shm_max_mb << 20,
+		.device_types = vlb_allowed_types(),
+	};
+
+	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
+}
+
+static int vlb_check_shm(struct vlb_create *c)
+{
+	size_t rings = vlb_shm_ring_bytes(c->num_queues, c->queue_size);
+
+	if (!c->shm_size)
+		c->shm_size = max_t(u64, (u64)shm_default_mb << 20,
+				    PAGE_ALIGN(rings + VLB_MIN_BOUNCE));
+	if (!PAGE_ALIGNED(c->shm_size) ||
+	    c->shm_size > (u64)shm_max_mb << 20 ||
+	    c->shm_size < rings + VLB_MIN_BOUNCE)
+		return -EINVAL;
+	return 0;
+}
+
+static int vlb_check_create(struct vlb_create *c)
+{
+	if (c->flags || memchr_inv(c->reserved, 0, sizeof(c->reserved)))
+		return -EINVAL;
+	if (c->device_id == 0 || c->device_id >= 64)
+		return -EINVAL;
+	if (!(vlb_allowed_types() & BIT_ULL(c->device_id))) {
+		pr_info_ratelimited("virtio_loopback: device type %u is not in the device_types parameter\n",
+				    c->device_id);
+		return -EPERM;
+	}
+	if (!c->num_queues || c->num_queues > VLB_MAX_QUEUES ||
+	    c->queue_size < 2 || c->queue_size > VLB_MAX_QUEUE_SIZE ||
+	    !is_power_of_2(c->queue_size))
+		return -EINVAL;
+	if (c->config_size > VLB_MAX_CONFIG_SIZE ||
+	    (c->config_size && !c->config))
+		return -EINVAL;
+	if (c->features & VLB_UNSUPPORTED_FEATURES)
+		return -EINVAL;
+	return vlb_check_shm(c);
+}
+
+static long vlb_ioc_create(void __user *arg)
+{
+	struct vlb_create c;
+	u32 usize;
+	int err;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (get_user(usize, (u32 __user *)arg))
+		return -EFAULT;
+	if (usize < sizeof(c) || usize > PAGE_SIZE)
+		return -EINVAL;
+	/* a newer, larger struct is fine as long as what we don't know is 0 */
+	err = copy_struct_from_user(&c, sizeof(c), arg, usize);
+	if (err)
+		return err == -E2BIG ? -EINVAL : err;
+	err = vlb_check_create(&c);
+	if (err)
+		return err;
+	return vlb_dev_create(&c, u64_to_user_ptr(c.config));
+}
+
+static long vlb_ctl_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case VLB_IOC_GET_VERSION:
+		return vlb_ioc_version(uarg);
+	case VLB_IOC_CREATE:
+		return vlb_ioc_create(uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations vlb_ctl_fops = {
+	.owner		= THIS_MODULE,
+	.open		= nonseekable_open,
+	.unlocked_ioctl	= vlb_ctl_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+struct miscdevice vlb_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "virtio-loopback",
+	.fops	= &vlb_ctl_fops,
+	.mode	= 0600,
+};
+
+static int __init vlb_init(void)
+{
+	int err = misc_register(&vlb_misc);
+
+	if (!err)
+		pr_info("virtio_loopback: ready, uapi version %u\n",
+			VLB_UAPI_VERSION);
+	return err;
+}
+
+/* Every device holds a module reference through its fd: none is left. */
+static void __exit vlb_exit(void)
+{
+	misc_deregister(&vlb_misc);
+}
+
+module_init(vlb_init);
+module_exit(vlb_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("virtio transport for devices implemented in user space");
+MODULE_AUTHOR("The vloopback developers");
+MODULE_VERSION("0.1.0");
