@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * Queues of an in-process device: dispatch rounds, requests, completions
+ * and interrupts.  The ring itself is vring.c's.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "device_priv.h"
+#include "internal.h"
+#include "transport.h"
+
+/* The queue whose round runs on this thread: its completions wait for the end */
+static __thread struct vlb_queue *round_queue;
+
+int vlb_queue_setup(struct vlb_dev *dev, struct vlb_queue *q,
+		    unsigned int index)
+{
+	q->dev = dev;
+	q->index = index;
+	q->kick_fd = -1;
+	q->call_fd = -1;
+	q->vring.broken = true;		/* nothing to touch before DRIVER_OK */
+	pthread_mutex_init(&q->round_lock, NULL);
+	pthread_mutex_init(&q->ring_lock, NULL);
+	q->slots = calloc(dev->queue_size, sizeof(*q->slots));
+	if (!q->slots)
+		return -ENOMEM;
+	q->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	q->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (q->kick_fd < 0 || q->call_fd < 0)
+		return -errno;
+	return vlb_tp_set_vq_fds(dev->fd, index, q->kick_fd, q->call_fd);
+}
+
+void vlb_queue_cleanup(struct vlb_queue *q)
+{
+	struct vlb_req_priv *r;
+	unsigned int i;
+
+	if (q->slots)
+		for (i = 0; i < q->dev->queue_size; i++)
+			free(q->slots[i]);
+	free(q->slots);
+	while ((r = q->stale)) {
+		q->stale = r->next_stale;
+		free(r);
+	}
+	if (q->kick_fd >= 0)
+		close(q->kick_fd);
+	if (q->call_fd >= 0)
+		close(q->call_fd);
+	pthread_mutex_destroy(&q->round_lock);
+	pthread_mutex_destroy(&q->ring_lock);
+}
+
+static void break_queue(struct vlb_queue *q, const char *why)
+{
+	q->vring.broken = true;
+	vlb_err("virtio device %u queue %u: %s: the queue stops until the driver resets it",
+		q->dev->device_id, q->index, why);
+}
+
+int vlb_queue_start(struct vlb_queue *q)
+{
+	struct vlb_dev *dev = q->dev;
+	struct vlb_vq_info info;
+	int rc;
+
+	rc = vlb_tp_get_vq(dev->fd, q->index, &info);
+	if (rc < 0) {
+		vlb_err("queue %u: cannot get its ring: %s", q->index, strerror(-rc));
+		return rc;
+	}
+	if (info.num == 0)	/* the driver does not use this queue */
+		return 0;
+	pthread_mutex_lock(&q->round_lock);
+	pthread_mutex_lock(&q->ring_lock);
+	rc = vlb_vring_init(&q->vring, &dev->mem, info.num, info.desc,
+			    info.avail, info.used, dev->features);
+	if (rc == 0 && info.num > dev->queue_size) {
+		rc = -EINVAL;
+		q->vring.error = "ring larger than the device's queue size";
+	}
+	if (rc)
+		break_queue(q, q->vring.error);
+	q->ready = true;	/* if broken, dispatch says so */
+	q->call_pending = false;
+	pthread_mutex_unlock(&q->ring_lock);
+	pthread_mutex_unlock(&q->round_lock);
+	/* The driver may have queued requests and kicked before we looked */
+	if (rc == 0)
+		eventfd_write(q->kick_fd, 1);
+	return rc;
+}
+
+void vlb_queue_stop(struct vlb_queue *q)
+{
+	struct vlb_req_priv *r;
+	unsigned int i;
+
+	pthread_mutex_lock(&q->round_lock);
+	pthread_mutex_lock(&q->ring_lock);
+	q->ready = false;
+	q->vring.broken = true;
+	q->generation++;
+	for (i = 0; i < q->dev->queue_size; i++) {
+		r = q->slots[i];
+		if (r && r->busy) {	/* the application still holds it */
+			r->next_stale = q->stale;
+			q->stale = r;
+			q->slots[i] = NULL;
+		}
+	}
+	pthread_mutex_unlock(&q->ring_lock);
+	pthread_mutex_unlock(&q->round_lock);
+}
+
+/* The request object for chain head: reused per head, grown as needed */
+static struct vlb_req_priv *slot_req(struct vlb_queue *q, uint16_t head,
+				     unsigned int n_iov)
+{
+	struct vlb_req_priv *r = q->slots[head];
+
+	if (r && r->cap >= n_iov)
+		return r;
+	free(r);
+	q->slots[head] = NULL;
+	r = calloc(1, sizeof(*r) + n_iov * sizeof(struct iovec));
+	if (!r)
+		return NULL;
+	r->cap = n_iov;
+	r->q = q;
+	r->head = head;
+	q->slots[head] = r;
+	return r;
+}
+
+static uint64_t iov_bytes(const struct iovec *iov, unsigned int n)
+{
+	uint64_t sum = 0;
+
+	while (n--)
+		sum += iov[n].iov_len;
+	return sum;
+}
+
+/*
+ * Pop one chain into a request.  Returns 1 with *out set, 0 if none, or
+ * -errno.  Called with both locks held.
+ */
+static int pop_req(struct vlb_queue *q, struct vlb_req_priv **out)
+{
+	struct vlb_vring_chain chain;
+	struct vlb_req_priv *r;
+	unsigned int n;
+	int rc;
+
+	rc = vlb_vring_pop(&q->vring, &chain, q->scratch);
+	if (rc == -EINVAL) {
+		break_queue(q, q->vring.error);
+		return -EIO;
+	}
+	if (rc <= 0)
+		return rc;
+	/* head < num <= queue_size: vlb_queue_start checked the ring size */
+	if (q->slots[chain.head] && q->slots[chain.head]->busy) {
+		break_queue(q, "the driver reused a chain the device still holds");
+		return -EIO;
+	}
+	n = chain.n_out + chain.n_in;
+	r = slot_req(q, chain.head, n > 4 ? n : 4);
+	if (!r) {
+		/* Cannot hold it: hand it back empty rather than lose it */
+		vlb_vring_push(&q->vring, chain.head, 0);
+		q->call_pending = true;
+		return -ENOMEM;
+	}
+	memcpy(r->iov, q->scratch, n * sizeof(struct iovec));
+	r->pub = (struct vlb_req){
+		.out = r->iov, .n_out = chain.n_out,
+		.in = r->iov + chain.n_out, .n_in = chain.n_in,
+	};
+	r->in_bytes = iov_bytes(r->pub.in, chain.n_in);
+	r->generation = q->generation;
+	r->busy = true;
+	*out = r;
+	return 1;
+}
+
+static int notify_locked(struct vlb_queue *q)
+{
+	q->call_pending = false;
+	if (vlb_vring_need_call(&q->vring) && eventfd_write(q->call_fd, 1) < 0)
+		return -errno;
+	return 0;
+}
+
+VLB_EXPORT int vlb_queue_notify(struct vlb_queue *q)
+{
+	int rc;
+
+	pthread_mutex_lock(&q->ring_lock);
+	rc = notify_locked(q);
+	pthread_mutex_unlock(&q->ring_lock);
+	return rc;
+}
+
+/*
+ * The next request of a round: pops with kicks off, and only when the ring
+ * is empty turns kicks back on and looks once more (an entry added in
+ * between would otherwise wait for a kick that never comes).
+ */
+static int next_req(struct vlb_queue *q, struct vlb_req_priv **out)
+{
+	int rc = pop_req(q, out);
+
+	if (rc == 0 && vlb_vring_enable_kick(&q->vring)) {
+		vlb_vring_disable_kick(&q->vring);
+		rc = pop_req(q, out);
+	}
+	return rc;
+}
+
+/* Runs ops->handle for up to budget requests; both locks held on entry and exit */
+static int run_round(struct vlb_queue *q, unsigned int budget)
+{
+	struct vlb_req_priv *r;
+	unsigned int n = 0;
+	int rc = 0;
+
+	vlb_vring_disable_kick(&q->vring);
+	while (n < budget && (rc = next_req(q, &r)) > 0) {
+		pthread_mutex_unlock(&q->ring_lock);
+		q->dev->ops.handle(q, &r->pub);
+		pthread_mutex_lock(&q->ring_lock);
+		n++;
+	}
+	/*
+	 * Leave the rest for the next round, so other fds get their turn; after
+	 * -ENOMEM the next round retries.
+	 */
+	if (rc == -ENOMEM || (n == budget && vlb_vring_enable_kick(&q->vring)))
+		eventfd_write(q->kick_fd, 1);
+	return rc < 0 ? rc : (int)n;
+}
+
+VLB_EXPORT int vlb_queue_dispatch(struct vlb_queue *q)
+{
+	eventfd_t ignored;
+	int rc = 0;
+
+	/* Consume the kick first: one arriving from here on means "look again" */
+	eventfd_read(q->kick_fd, &ignored);
+	pthread_mutex_lock(&q->round_lock);
+	pthread_mutex_lock(&q->ring_lock);
+	if (q->ready) {
+		if (q->vring.broken) {
+			rc = -EIO;
+		} else {
+			round_queue = q;
+			rc = run_round(q, q->vring.num);
+			round_queue = NULL;
+		}
+		if (q->call_pending) {
+			int nrc = notify_locked(q);
+
+			rc = rc < 0 ? rc : (nrc < 0 ? nrc : rc);
+		}
+	}
+	pthread_mutex_unlock(&q->ring_lock);
+	pthread_mutex_unlock(&q->round_lock);
+	return rc;
+}
+
+/* A request completed after a reset: the ring it came from is gone */
+static void drop_stale(struct vlb_queue *q, struct vlb_req_priv *r)
+{
+	struct vlb_req_priv **pp = &q->stale;
+
+	while (*pp && *pp != r)
+		pp = &(*pp)->next_stale;
+	if (*pp)
+		*pp = r->next_stale;
+	free(r);
+}
+
+static int complete(struct vlb_req *req, uint32_t written, bool notify)
+{
+	struct vlb_req_priv *r = (struct vlb_req_priv *)req;
+	struct vlb_queue *q = r->q;
+	int rc;
+
+	pthread_mutex_lock(&q->ring_lock);
+	if (r->generation != q->generation) {
+		drop_stale(q, r);
+		rc = -ESTALE;
+	} else {
+		r->busy = false;
+		if (written > r->in_bytes)
+			written = (uint32_t)r->in_bytes;
+		rc = vlb_vring_push(&q->vring, r->head, written);
+		if (rc == 0 && notify) {
+			if (round_queue == q)
+				q->call_pending = true;
+			else
+				rc = notify_locked(q);
+		}
+	}
+	pthread_mutex_unlock(&q->ring_lock);
+	return rc;
+}
+
+VLB_EXPORT int vlb_req_complete(struct vlb_req *req, uint32_t written)
+{
+	return complete(req, written, true);
+}
+
+VLB_EXPORT int vlb_req_complete_nonotify(struct vlb_req *req, uint32_t written)
+{
+	return complete(req, written, false);
+}
+
+VLB_EXPORT int vlb_queue_fd(struct vlb_queue *q)
+{
+	return q->kick_fd;
+}
+
+VLB_EXPORT struct vlb_dev *vlb_queue_dev(struct vlb_queue *q)
+{
+	return q->dev;
+}
+
+VLB_EXPORT unsigned int vlb_queue_index(struct vlb_queue *q)
+{
+	return q->index;
+}

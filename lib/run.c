@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * Ready-made serving loops, built only on the public fds and dispatch
+ * functions (an application's own event loop does the same).
+ */
+#include <errno.h>
+#include <glob.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+
+#include <vloopback/uapi.h>
+
+#include "device_priv.h"
+#include "internal.h"
+
+#define SYSFS_VIRTIO	"/sys/bus/virtio/devices"
+/* How often wait_sysfs looks at sysfs when no fd wakes it */
+#define SYSFS_POLL_MS	20
+
+enum { SERVED = 0, STOPPED = 1 };
+
+/* fds: [0] stop, [1] device, [2..] the queues' kicks if with_queues */
+static nfds_t fill_fds(struct vlb_dev *dev, struct pollfd *fds,
+		       bool with_queues)
+{
+	nfds_t n = 0;
+	unsigned int i;
+
+	fds[n++] = (struct pollfd){ .fd = dev->stop_fd, .events = POLLIN };
+	fds[n++] = (struct pollfd){ .fd = dev->fd, .events = POLLIN };
+	for (i = 0; with_queues && i < dev->num_queues; i++)
+		fds[n++] = (struct pollfd){ .fd = dev->queues[i].kick_fd,
+					    .events = POLLIN };
+	return n;
+}
+
+/*
+ * Wait up to timeout_ms for work and do it.  Returns SERVED, STOPPED, or
+ * -errno when the device can no longer be served.  Queue errors are not
+ * fatal: a broken queue was logged and waits for the driver's reset.
+ */
+static int serve_once(struct vlb_dev *dev, struct pollfd *fds, nfds_t n,
+		      int timeout_ms)
+{
+	nfds_t i;
+	int rc;
+
+	if (poll(fds, n, timeout_ms) < 0)
+		return errno == EINTR ? SERVED : -errno;
+	if (fds[0].revents)
+		return STOPPED;
+	if (fds[1].revents) {
+		rc = vlb_dev_dispatch(dev);
+		if (rc < 0)
+			return rc;
+	}
+	for (i = 2; i < n; i++)
+		if (fds[i].revents)
+			vlb_queue_dispatch(&dev->queues[i - 2]);
+	return SERVED;
+}
+
+/* A stop request is used up by the run loop it ended */
+static void consume_stop(struct vlb_dev *dev)
+{
+	eventfd_t ignored;
+
+	eventfd_read(dev->stop_fd, &ignored);
+}
+
+VLB_EXPORT int vlb_dev_run(struct vlb_dev *dev)
+{
+	struct pollfd fds[2 + VLB_MAX_QUEUES];
+	nfds_t n = fill_fds(dev, fds, true);
+	int rc;
+
+	while ((rc = serve_once(dev, fds, n, -1)) == SERVED)
+		;
+	consume_stop(dev);
+	return rc == STOPPED ? 0 : rc;
+}
+
+static void *queue_thread(void *arg)
+{
+	struct vlb_queue *q = arg;
+	struct pollfd fds[2] = {
+		{ .fd = q->dev->stop_fd, .events = POLLIN },
+		{ .fd = q->kick_fd, .events = POLLIN },
+	};
+
+	for (;;) {
+		if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+			vlb_err("queue %u: poll failed: %s", q->index, strerror(errno));
+			break;
+		}
+		if (fds[0].revents)
+			break;
+		if (fds[1].revents)
+			vlb_queue_dispatch(q);
+	}
+	return NULL;
+}
+
+/* Start one thread per queue, with every signal blocked (the caller gets them) */
+static int start_queue_threads(struct vlb_dev *dev, pthread_t *tids,
+			       unsigned int *started)
+{
+	sigset_t all, old;
+	int rc = 0;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (*started = 0; *started < dev->num_queues; (*started)++) {
+		rc = pthread_create(&tids[*started], NULL, queue_thread,
+				    &dev->queues[*started]);
+		if (rc) {
+			vlb_err("cannot start a thread for queue %u: %s",
+				*started, strerror(rc));
+			rc = -rc;
+			break;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+VLB_EXPORT int vlb_dev_run_threaded(struct vlb_dev *dev)
+{
+	struct pollfd fds[2];
+	pthread_t tids[VLB_MAX_QUEUES];
+	unsigned int started, i;
+	nfds_t n = fill_fds(dev, fds, false);
+	int rc;
+
+	rc = start_queue_threads(dev, tids, &started);
+	while (rc == 0 && (rc = serve_once(dev, fds, n, -1)) == SERVED)
+		;
+	vlb_dev_stop(dev);	/* the queue threads leave when they see it */
+	for (i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	consume_stop(dev);
+	return rc == STOPPED ? 0 : rc;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 and the name of the first match, 0 if nothing matches yet, or -errno */
+static int find_in_sysfs(struct vlb_dev *dev, const char *pattern, char *name,
+			 size_t len)
+{
+	char path[512];
+	const char *base;
+	glob_t g;
+	int idx, rc;
+
+	idx = vlb_dev_virtio_index(dev);
+	if (idx == -EAGAIN)
+		return 0;	/* not registered yet */
+	if (idx < 0)
+		return idx;
+	rc = snprintf(path, sizeof(path), SYSFS_VIRTIO "/virtio%d/%s", idx, pattern);
+	if (rc < 0 || (size_t)rc >= sizeof(path))
+		return -ENAMETOOLONG;
+	rc = glob(path, 0, NULL, &g);
+	if (rc == GLOB_NOMATCH)
+		return 0;
+	if (rc)
+		return rc == GLOB_NOSPACE ? -ENOMEM : -EIO;
+	base = strrchr(g.gl_pathv[0], '/') + 1;
+	rc = strlen(base) < len ? 1 : -ENAMETOOLONG;
+	if (rc == 1)
+		strcpy(name, base);
+	globfree(&g);
+	return rc;
+}
+
+VLB_EXPORT int vlb_dev_wait_sysfs(struct vlb_dev *dev, const char *pattern,
+				  char *name, size_t len, int timeout_ms)
+{
+	struct pollfd fds[2 + VLB_MAX_QUEUES];
+	nfds_t n = fill_fds(dev, fds, true);
+	int64_t deadline = now_ms() + timeout_ms;
+	int64_t left;
+	int rc;
+
+	for (;;) {
+		rc = find_in_sysfs(dev, pattern, name, len);
+		if (rc)
+			return rc < 0 ? rc : 0;
+		left = SYSFS_POLL_MS;
+		if (timeout_ms >= 0 && (left = deadline - now_ms()) <= 0)
+			return -ETIMEDOUT;
+		rc = serve_once(dev, fds, n, left < SYSFS_POLL_MS ? (int)left : SYSFS_POLL_MS);
+		if (rc == STOPPED)
+			return -EINTR;
+		if (rc < 0)
+			return rc;
+	}
+}
