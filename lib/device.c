@@ -301,7 +301,7 @@ VLB_EXPORT int vlb_dev_dispatch(struct vlb_dev *dev)
 			break;
 		if (rc < 0) {
 			if (rc == -ENODEV)
-				vlb_err("virtio device type %u failed: the kernel removed it",
+				vlb_err("virtio device type %u failed and the kernel removed it (see dmesg)",
 					dev->device_id);
 			return rc;
 		}

@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ramdisk: a virtio-blk disk kept in this process's memory.
+ *
+ *   ramdisk --size 64M [--queues 4]
+ *
+ * The kernel's own virtio_blk driver binds to the device and creates
+ * /dev/vdX; this program prints that path once the disk exists, then serves
+ * reads, writes, flushes, discards, write-zeroes and the serial number until
+ * SIGINT or SIGTERM, which removes the disk.  The data is lost on exit.
+ *
+ * With more than one queue the kernel submits from several CPUs at once and
+ * each queue is served by its own thread: the handler below is written to
+ * be called concurrently (it only shares the disk's bytes, and two requests
+ * in flight on the same sectors are the driver's problem, as on real disks).
+ */
+#include <endian.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ids.h>
+
+#include <vloopback/vloopback.h>
+
+#define PROG		"ramdisk"
+#define SECTOR		512ULL
+#define QUEUE_SIZE	256
+/* A request's header and status byte each take a descriptor */
+#define SEG_MAX		(QUEUE_SIZE - 2)
+/* One discard / write-zeroes range may cover up to 2 GiB */
+#define MAX_RANGE_SECTORS	(1U << 22)
+#define SERIAL		"vloopback-ramdisk"
+
+struct ramdisk {
+	uint8_t *bytes;
+	uint64_t size;
+};
+
+/* ---- copying between the disk and a request's scattered buffers ---- */
+
+static size_t iov_size(const struct iovec *iov, unsigned int n)
+{
+	size_t sum = 0;
+
+	while (n--)
+		sum += iov[n].iov_len;
+	return sum;
+}
+
+/* Copy len bytes at byte offset off of the buffers into dst; returns bytes copied */
+static size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t off,
+			 void *dst, size_t len)
+{
+	size_t done = 0, chunk;
+
+	for (; n && done < len; iov++, n--) {
+		if (off >= iov->iov_len) {
+			off -= iov->iov_len;
+			continue;
+		}
+		chunk = iov->iov_len - off;
+		if (chunk > len - done)
+			chunk = len - done;
+		memcpy((uint8_t *)dst + done, (uint8_t *)iov->iov_base + off, chunk);
+		done += chunk;
+		off = 0;
+	}
+	return done;
+}
+
+/* Copy len bytes of src into the buffers at byte offset off */
+static size_t buf_to_iov(const struct iovec *iov, unsigned int n, size_t off,
+			 const void *src, size_t len)
+{
+	size_t done = 0, chunk;
+
+	for (; n && done < len; iov++, n--) {
+		if (off >= iov->iov_len) {
+			off -= iov->iov_len;
+			continue;
+		}
+		chunk = iov->iov_len - off;
+		if (chunk > len - done)
+			chunk = len - done;
+		memcpy((uint8_t *)iov->iov_base + off, (const uint8_t *)src + done, chunk);
+		done += chunk;
+		off = 0;
+	}
+	return done;
+}
+
+/* ---- the requests ---- */
+
+/* Is [sector, sector + bytes) on the disk?  (Written to avoid overflow.) */
+static bool in_range(const struct ramdisk *rd, uint64_t sector, uint64_t bytes)
+{
+	uint64_t sectors = rd->size / SECTOR;
+
+	return bytes % SECTOR == 0 && sector <= sectors &&
+	       bytes / SECTOR <= sectors - sector;
+}
+
+static uint8_t do_read(struct ramdisk *rd, struct vlb_req *req,
+		       uint64_t sector, size_t len)
+{
+	if (!in_range(rd, sector, len))
+		return VIRTIO_BLK_S_IOERR;
+	buf_to_iov(req->in, req->n_in, 0, rd->bytes + sector * SECTOR, len);
+	return VIRTIO_BLK_S_OK;
+}
+
+static uint8_t do_write(struct ramdisk *rd, struct vlb_req *req,
+			uint64_t sector, size_t len)
+{
+	if (!in_range(rd, sector, len))
+		return VIRTIO_BLK_S_IOERR;
+	iov_to_buf(req->out, req->n_out, sizeof(struct virtio_blk_outhdr),
+		   rd->bytes + sector * SECTOR, len);
+	return VIRTIO_BLK_S_OK;
+}
+
+/*
+ * Discard and write-zeroes carry one range each (max_*_seg is 1).  On a RAM
+ * disk both simply zero the sectors, which discard is allowed to do.
+ */
+static uint8_t do_zero(struct ramdisk *rd, struct vlb_req *req, size_t len,
+		       bool discard)
+{
+	struct virtio_blk_discard_write_zeroes range;
+	uint64_t sector;
+	uint32_t num, flags;
+
+	if (len != sizeof(range))
+		return VIRTIO_BLK_S_IOERR;
+	iov_to_buf(req->out, req->n_out, sizeof(struct virtio_blk_outhdr),
+		   &range, sizeof(range));
+	sector = le64toh(range.sector);
+	num = le32toh(range.num_sectors);
+	flags = le32toh(range.flags);
+	/* The spec reserves the unmap flag to write-zeroes */
+	if (flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP ||
+	    (discard && flags))
+		return VIRTIO_BLK_S_UNSUPP;
+	if (num > MAX_RANGE_SECTORS || !in_range(rd, sector, num * SECTOR))
+		return VIRTIO_BLK_S_IOERR;
+	memset(rd->bytes + sector * SECTOR, 0, num * SECTOR);
+	return VIRTIO_BLK_S_OK;
+}
+
+/*
+ * A virtio-blk request: a header the driver wrote (out), then data out or
+ * in depending on the type, and a status byte last in the in buffers.
+ * Runs on the queue's thread; completes every request before returning.
+ */
+static void handle(struct vlb_queue *q, struct vlb_req *req)
+{
+	struct ramdisk *rd = vlb_dev_opaque(vlb_queue_dev(q));
+	struct virtio_blk_outhdr hdr;
+	size_t out_len = iov_size(req->out, req->n_out);
+	size_t in_len = iov_size(req->in, req->n_in);
+	size_t data_out = out_len - sizeof(hdr);
+	size_t data_in = in_len - 1;	/* all but the status byte */
+	uint64_t sector;
+	uint32_t written = 0;
+	uint8_t status;
+
+	if (in_len == 0 || out_len < sizeof(hdr)) {
+		vlb_req_complete(req, 0);	/* malformed: no room to answer */
+		return;
+	}
+	iov_to_buf(req->out, req->n_out, 0, &hdr, sizeof(hdr));
+	sector = le64toh(hdr.sector);
+	switch (le32toh(hdr.type)) {
+	case VIRTIO_BLK_T_IN:
+		status = do_read(rd, req, sector, data_in);
+		if (status == VIRTIO_BLK_S_OK)
+			written = (uint32_t)data_in;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		status = do_write(rd, req, sector, data_out);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		status = VIRTIO_BLK_S_OK;	/* RAM has no cache to write back */
+		break;
+	case VIRTIO_BLK_T_GET_ID: {
+		char id[VIRTIO_BLK_ID_BYTES] = SERIAL;	/* NUL-padded, maybe not terminated */
+
+		written = (uint32_t)buf_to_iov(req->in, req->n_in, 0, id,
+					       data_in < sizeof(id) ? data_in : sizeof(id));
+		status = VIRTIO_BLK_S_OK;
+		break;
+	}
+	case VIRTIO_BLK_T_DISCARD:
+		status = do_zero(rd, req, data_out, true);
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		status = do_zero(rd, req, data_out, false);
+		break;
+	default:
+		status = VIRTIO_BLK_S_UNSUPP;
+		break;
+	}
+	buf_to_iov(req->in, req->n_in, data_in, &status, 1);
+	vlb_req_complete(req, written + 1);
+}
+
+/* ---- the program around it ---- */
+
+static struct vlb_dev *dev;
+static bool lib_logged_error;	/* the library already said what went wrong */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	vlb_dev_stop(dev);	/* async-signal-safe: the run loop returns */
+}
+
+static void log_line(int level, const char *msg, void *opaque)
+{
+	(void)opaque;
+	if (level <= VLB_LOG_ERR)
+		lib_logged_error = true;
+	fprintf(stderr, PROG ": %s\n", msg);
+}
+
+/* One line per failure: the library's if it logged one, else ours */
+static int fail(const char *what, int err, const char *hint)
+{
+	if (!lib_logged_error)
+		fprintf(stderr, PROG ": %s: %s%s\n", what, strerror(err), hint);
+	return 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " --size BYTES [--queues N]\n"
+		"A virtio-blk disk in RAM, served by this process through virtio_loopback.ko.\n"
+		"Prints the disk's /dev/vdX once it exists, then serves it until SIGINT/SIGTERM.\n\n"
+		"  -s, --size BYTES   disk size, a multiple of 512; suffixes K, M, G (powers of 1024)\n"
+		"  -q, --queues N     request queues, 1..%u (default 1; >1 serves each on a thread)\n"
+		"  -h, --help         this text\n", VLB_MAX_QUEUES);
+}
+
+static bool parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *s == '-')
+		return false;
+	switch (*end) {
+	case 'G': shift += 10;	/* fall through */
+	case 'M': shift += 10;	/* fall through */
+	case 'K': shift += 10; end++; break;
+	}
+	if (*end || v > (UINT64_MAX >> shift))
+		return false;
+	*out = (uint64_t)v << shift;
+	return true;
+}
+
+static int parse_args(int argc, char **argv, uint64_t *size, unsigned int *queues)
+{
+	static const struct option opts[] = {
+		{ "size", required_argument, NULL, 's' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:q:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (!parse_size(optarg, size) || *size == 0 || *size % SECTOR) {
+				fprintf(stderr, PROG ": bad --size '%s' (try: --size 64M)\n", optarg);
+				return -1;
+			}
+			break;
+		case 'q':
+			*queues = (unsigned int)strtoul(optarg, &end, 10);
+			if (*end || *queues < 1 || *queues > VLB_MAX_QUEUES) {
+				fprintf(stderr, PROG ": bad --queues '%s' (1..%u)\n", optarg, VLB_MAX_QUEUES);
+				return -1;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc || *size == 0) {
+		fprintf(stderr, PROG ": --size is required (try: " PROG " --size 64M)\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* What the driver reads before it even asks for a request */
+static void fill_config(struct virtio_blk_config *c, uint64_t size, unsigned int queues)
+{
+	memset(c, 0, sizeof(*c));
+	c->capacity = htole64(size / SECTOR);
+	c->seg_max = htole32(SEG_MAX);
+	c->blk_size = htole32(SECTOR);
+	c->num_queues = htole16((uint16_t)queues);
+	c->max_discard_sectors = htole32(MAX_RANGE_SECTORS);
+	c->max_discard_seg = htole32(1);
+	c->discard_sector_alignment = htole32(1);
+	c->max_write_zeroes_sectors = htole32(MAX_RANGE_SECTORS);
+	c->max_write_zeroes_seg = htole32(1);
+	c->write_zeroes_may_unmap = 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct vlb_dev_ops ops = { .handle = handle };
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct virtio_blk_config config;
+	struct ramdisk rd = { 0 };
+	struct vlb_dev_config cfg;
+	unsigned int queues = 1;
+	char name[64];
+	int rc;
+
+	if (parse_args(argc, argv, &rd.size, &queues))
+		return 2;
+	vlb_set_log_fn(log_line, NULL);
+
+	/* Untouched pages cost nothing: a large disk only uses what is written */
+	rd.bytes = mmap(NULL, rd.size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (rd.bytes == MAP_FAILED)
+		return fail("cannot allocate the disk", errno, " (try a smaller --size)");
+
+	fill_config(&config, rd.size, queues);
+	cfg = (struct vlb_dev_config){
+		.size = sizeof(cfg),
+		.device_id = VIRTIO_ID_BLOCK,
+		.num_queues = (uint16_t)queues,
+		.queue_size = QUEUE_SIZE,
+		.features = (1ULL << VIRTIO_BLK_F_SEG_MAX) |
+			    (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+			    (1ULL << VIRTIO_BLK_F_FLUSH) |
+			    (1ULL << VIRTIO_BLK_F_DISCARD) |
+			    (1ULL << VIRTIO_BLK_F_WRITE_ZEROES) |
+			    (queues > 1 ? 1ULL << VIRTIO_BLK_F_MQ : 0),
+		.config = &config,
+		.config_size = sizeof(config),
+		.ops = &ops,
+		.opaque = &rd,
+	};
+	rc = vlb_dev_create(&cfg, &dev);
+	if (rc < 0)
+		return fail("cannot create the device", -rc, "");
+
+	/* No SA_RESTART: the loops notice the stop either way */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	rc = vlb_dev_start(dev);
+	/* The driver probes now and needs answers: wait_sysfs serves meanwhile */
+	if (rc == 0)
+		rc = vlb_dev_wait_sysfs(dev, "block/vd*", name, sizeof(name), 10000);
+	if (rc == 0) {
+		printf("/dev/%s\n", name);
+		fflush(stdout);
+		rc = queues > 1 ? vlb_dev_run_threaded(dev) : vlb_dev_run(dev);
+	} else if (rc == -ETIMEDOUT) {
+		fail("no disk appeared within 10 s", ETIMEDOUT,
+		     " (is virtio_blk loaded? try: modprobe virtio_blk)");
+	} else if (rc != -EINTR) {
+		fail("serving the device failed", -rc, " (see dmesg)");
+	}
+
+	vlb_dev_destroy(dev);	/* removes /dev/vdX */
+	munmap(rd.bytes, rd.size);
+	return rc == 0 || rc == -EINTR ? 0 : 1;
+}
