@@ -154,8 +154,12 @@ static int setup_queues(struct vlb_dev *dev, unsigned int n)
 	if (!dev->queues)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
+		struct vlb_queue *q = &dev->queues[i];
+
 		dev->num_queues = i + 1;	/* what destroy cleans up */
-		rc = vlb_queue_setup(dev, &dev->queues[i], i);
+		rc = vlb_queue_setup(dev, q, i);
+		if (rc == 0)
+			rc = vlb_tp_set_vq_fds(dev->fd, i, q->kick_fd, q->call_fd);
 		if (rc < 0) {
 			vlb_err("queue %u: cannot set up its eventfds: %s", i,
 				strerror(-rc));
@@ -234,14 +238,20 @@ static int on_features(struct vlb_dev *dev, uint64_t acked)
 
 static int on_driver_ok(struct vlb_dev *dev)
 {
+	struct vlb_vq_info info;
 	unsigned int i;
+	int rc;
 
 	if (dev->ops.driver_ok)
 		dev->ops.driver_ok(dev);
 	for (i = 0; i < dev->num_queues; i++) {
 		/* A second DRIVER_OK without a reset starts from scratch too */
 		vlb_queue_stop(&dev->queues[i]);
-		vlb_queue_start(&dev->queues[i]);	/* failures are logged */
+		rc = vlb_tp_get_vq(dev->fd, i, &info);
+		if (rc < 0)
+			vlb_err("queue %u: cannot get its ring: %s", i, strerror(-rc));
+		else
+			vlb_queue_start(&dev->queues[i], &info);	/* logs failures */
 	}
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <vloopback/device.h>
+#include <vloopback/uapi.h>
 
 #include "vring.h"
 
@@ -66,12 +67,16 @@ struct vlb_dev {
 	struct vlb_queue *queues;
 };
 
-/* queue.c */
+/*
+ * queue.c: it never calls the module (device.c does), so unit tests can
+ * drive a queue over rings in plain memory.
+ */
+/* Locks, eventfds and request slots; q is zeroed; cleanup even on failure */
 int vlb_queue_setup(struct vlb_dev *dev, struct vlb_queue *q,
 		    unsigned int index);
 void vlb_queue_cleanup(struct vlb_queue *q);
 /* Map the driver's ring (on DRIVER_OK) and wake the queue's dispatcher */
-int vlb_queue_start(struct vlb_queue *q);
+int vlb_queue_start(struct vlb_queue *q, const struct vlb_vq_info *info);
 /* Forget the ring (on RESET): held requests become stale */
 void vlb_queue_stop(struct vlb_queue *q);
 

@@ -11,7 +11,6 @@
 
 #include "device_priv.h"
 #include "internal.h"
-#include "transport.h"
 
 /* The queue whose round runs on this thread: its completions wait for the end */
 static __thread struct vlb_queue *round_queue;
@@ -33,7 +32,7 @@ int vlb_queue_setup(struct vlb_dev *dev, struct vlb_queue *q,
 	q->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->kick_fd < 0 || q->call_fd < 0)
 		return -errno;
-	return vlb_tp_set_vq_fds(dev->fd, index, q->kick_fd, q->call_fd);
+	return 0;
 }
 
 void vlb_queue_cleanup(struct vlb_queue *q)
@@ -64,24 +63,18 @@ static void break_queue(struct vlb_queue *q, const char *why)
 		q->dev->device_id, q->index, why);
 }
 
-int vlb_queue_start(struct vlb_queue *q)
+int vlb_queue_start(struct vlb_queue *q, const struct vlb_vq_info *info)
 {
 	struct vlb_dev *dev = q->dev;
-	struct vlb_vq_info info;
 	int rc;
 
-	rc = vlb_tp_get_vq(dev->fd, q->index, &info);
-	if (rc < 0) {
-		vlb_err("queue %u: cannot get its ring: %s", q->index, strerror(-rc));
-		return rc;
-	}
-	if (info.num == 0)	/* the driver does not use this queue */
+	if (info->num == 0)	/* the driver does not use this queue */
 		return 0;
 	pthread_mutex_lock(&q->round_lock);
 	pthread_mutex_lock(&q->ring_lock);
-	rc = vlb_vring_init(&q->vring, &dev->mem, info.num, info.desc,
-			    info.avail, info.used, dev->features);
-	if (rc == 0 && info.num > dev->queue_size) {
+	rc = vlb_vring_init(&q->vring, &dev->mem, info->num, info->desc,
+			    info->avail, info->used, dev->features);
+	if (rc == 0 && info->num > dev->queue_size) {
 		rc = -EINVAL;
 		q->vring.error = "ring larger than the device's queue size";
 	}

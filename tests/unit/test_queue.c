@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * lib/queue.c: dispatch rounds, completions, interrupts and resets, over a
+ * ring in plain memory (queue.c never calls the module, so no kernel is
+ * needed).  The test plays the driver: it posts chains and reads the used
+ * ring and the call eventfd.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <cmocka.h>
+
+#include "device_priv.h"
+#include "log_capture.h"
+
+#define AREA_SIZE	65536
+#define IOVA_BASE	0x100000ULL
+#define NUM		8
+#define DESC_OFF	0
+#define AVAIL_OFF	4096
+#define USED_OFF	8192
+#define BUF_OFF		16384
+
+enum mode { COMPLETE_NOW, HOLD };
+
+struct fixture {
+	struct vlb_dev dev;
+	struct vlb_queue q;
+	uint8_t *area;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	enum mode mode;
+	uint32_t written;		/* what COMPLETE_NOW completes with */
+	bool repost;			/* the "driver" re-posts each chain at once */
+	unsigned int handled;
+	struct vlb_req *held[64];
+	unsigned int nheld;
+	struct vlb_req seen[NUM];	/* copies of the first requests handled */
+	struct log_capture log;
+};
+
+static uint64_t iova(uint64_t off)
+{
+	return IOVA_BASE + off;
+}
+
+static void set_desc(struct fixture *f, unsigned int i, uint64_t off,
+		     uint32_t len, uint16_t flags, uint16_t next)
+{
+	f->desc[i] = (struct vring_desc){
+		.addr = htole64(iova(off)), .len = htole32(len),
+		.flags = htole16(flags), .next = htole16(next),
+	};
+}
+
+static void make_avail(struct fixture *f, uint16_t head)
+{
+	uint16_t idx = le16toh(f->avail->idx);
+
+	f->avail->ring[idx % NUM] = htole16(head);
+	f->avail->idx = htole16((uint16_t)(idx + 1));
+}
+
+/* One readable and one writable buffer per chain: i's pair is 2i, 2i+1 */
+static void post(struct fixture *f, uint16_t head)
+{
+	set_desc(f, head, BUF_OFF + head * 256u, 16, VRING_DESC_F_NEXT,
+		 (uint16_t)((head + 1) % NUM));
+	set_desc(f, (head + 1) % NUM, BUF_OFF + head * 256u + 16, 64,
+		 VRING_DESC_F_WRITE, 0);
+	make_avail(f, head);
+}
+
+/* A single writable buffer of 64 bytes */
+static void post_in(struct fixture *f, uint16_t head)
+{
+	set_desc(f, head, BUF_OFF + head * 256u, 64, VRING_DESC_F_WRITE, 0);
+	make_avail(f, head);
+}
+
+/* Read (and reset) an eventfd's counter: how often it was signalled */
+static uint64_t count(int fd)
+{
+	eventfd_t v;
+
+	return eventfd_read(fd, &v) == 0 ? v : 0;
+}
+
+static uint16_t used_idx(struct fixture *f)
+{
+	return le16toh(f->used->idx);
+}
+
+static void handle(struct vlb_queue *q, struct vlb_req *req)
+{
+	struct fixture *f = vlb_dev_opaque(vlb_queue_dev(q));
+	struct vlb_req_priv *r = (struct vlb_req_priv *)req;
+
+	if (f->handled < NUM)
+		f->seen[f->handled] = *req;
+	f->handled++;
+	if (f->mode == HOLD) {
+		f->held[f->nheld++] = req;
+		return;
+	}
+	if (f->repost)
+		make_avail(f, r->head);	/* reuse is fine once completed */
+	assert_int_equal(vlb_req_complete(req, f->written), 0);
+}
+
+static void start(struct fixture *f, unsigned int num)
+{
+	struct vlb_vq_info info = {
+		.num = num, .desc = iova(DESC_OFF), .avail = iova(AVAIL_OFF),
+		.used = iova(USED_OFF),
+	};
+
+	vlb_queue_start(&f->q, &info);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->area = aligned_alloc(4096, AREA_SIZE);
+	assert_non_null(f->area);
+	memset(f->area, 0, AREA_SIZE);
+	f->desc = (void *)(f->area + DESC_OFF);
+	f->avail = (void *)(f->area + AVAIL_OFF);
+	f->used = (void *)(f->area + USED_OFF);
+	f->dev.fd = -1;
+	f->dev.queue_size = NUM;
+	f->dev.ops.handle = handle;
+	f->dev.opaque = f;
+	f->dev.mem = (struct vlb_vring_mem){ f->area, AREA_SIZE, IOVA_BASE };
+	assert_int_equal(vlb_queue_setup(&f->dev, &f->q, 0), 0);
+	capture_start(&f->log);
+	*state = f;
+	return 0;
+}
+
+static int setup_started(void **state)
+{
+	struct fixture *f;
+
+	setup(state);
+	f = *state;
+	start(f, NUM);
+	count(f->q.kick_fd);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	capture_stop();
+	vlb_queue_cleanup(&f->q);	/* frees held requests too (ASan checks) */
+	free(f->area);
+	free(f);
+	return 0;
+}
+
+static void dispatch_before_driver_ok_does_nothing(void **state)
+{
+	struct fixture *f = *state;
+
+	post(f, 0);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 0);
+	assert_int_equal(f->handled, 0);
+}
+
+static void start_wakes_the_dispatcher(void **state)
+{
+	struct fixture *f = *state;
+
+	post(f, 0);	/* posted before DRIVER_OK was seen */
+	start(f, NUM);
+	assert_int_equal(count(f->q.kick_fd), 1);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 1);
+	assert_int_equal(f->handled, 1);
+}
+
+static void unused_queue_stays_idle(void **state)
+{
+	struct fixture *f = *state;
+
+	start(f, 0);
+	assert_int_equal(count(f->q.kick_fd), 0);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 0);
+}
+
+static void dispatch_hands_each_request_to_handle(void **state)
+{
+	struct fixture *f = *state;
+
+	post(f, 0);
+	post(f, 2);
+	post_in(f, 5);
+	f->written = 7;
+	assert_int_equal(vlb_queue_dispatch(&f->q), 3);
+	assert_int_equal(f->handled, 3);
+	assert_int_equal(f->seen[0].n_out, 1);
+	assert_int_equal(f->seen[0].n_in, 1);
+	assert_ptr_equal(f->seen[0].out[0].iov_base, f->area + BUF_OFF);
+	assert_int_equal(f->seen[0].out[0].iov_len, 16);
+	assert_ptr_equal(f->seen[0].in[0].iov_base, f->area + BUF_OFF + 16);
+	assert_int_equal(f->seen[0].in[0].iov_len, 64);
+	assert_int_equal(f->seen[2].n_out, 0);
+	assert_int_equal(f->seen[2].n_in, 1);
+	assert_int_equal(used_idx(f), 3);
+	assert_int_equal(le32toh(f->used->ring[0].id), 0);
+	assert_int_equal(le32toh(f->used->ring[1].id), 2);
+	assert_int_equal(le32toh(f->used->ring[2].id), 5);
+	assert_int_equal(le32toh(f->used->ring[2].len), 7);
+}
+
+static void completions_in_a_round_interrupt_once(void **state)
+{
+	struct fixture *f = *state;
+
+	post(f, 0);
+	post(f, 2);
+	post(f, 4);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 3);
+	assert_int_equal(used_idx(f), 3);
+	assert_int_equal(count(f->q.call_fd), 1);
+}
+
+static void no_interrupt_when_the_driver_suppresses_it(void **state)
+{
+	struct fixture *f = *state;
+
+	f->avail->flags = htole16(VRING_AVAIL_F_NO_INTERRUPT);
+	post(f, 0);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 1);
+	assert_int_equal(used_idx(f), 1);
+	assert_int_equal(count(f->q.call_fd), 0);
+}
+
+static void held_request_completed_later_interrupts_at_once(void **state)
+{
+	struct fixture *f = *state;
+
+	f->mode = HOLD;
+	post(f, 0);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 1);
+	assert_int_equal(used_idx(f), 0);
+	assert_int_equal(count(f->q.call_fd), 0);
+	assert_int_equal(vlb_req_complete(f->held[0], 3), 0);
+	assert_int_equal(used_idx(f), 1);
+	assert_int_equal(le32toh(f->used->ring[0].len), 3);
+	assert_int_equal(count(f->q.call_fd), 1);
+}
+
+static void nonotify_batch_then_notify_interrupts_once(void **state)
+{
+	struct fixture *f = *state;
+	unsigned int i;
+
+	f->mode = HOLD;
+	post(f, 0);
+	post(f, 2);
+	post(f, 4);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 3);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(vlb_req_complete_nonotify(f->held[i], 0), 0);
+	assert_int_equal(used_idx(f), 3);
+	assert_int_equal(count(f->q.call_fd), 0);
+	assert_int_equal(vlb_queue_notify(&f->q), 0);
+	assert_int_equal(count(f->q.call_fd), 1);
+	assert_int_equal(vlb_queue_notify(&f->q), 0);	/* nothing new */
+	assert_int_equal(count(f->q.call_fd), 0);
+}
+
+static void written_is_clamped_to_the_writable_size(void **state)
+{
+	struct fixture *f = *state;
+
+	f->written = 1000;
+	post(f, 0);	/* 64 writable bytes */
+	assert_int_equal(vlb_queue_dispatch(&f->q), 1);
+	assert_int_equal(le32toh(f->used->ring[0].len), 64);
+}
+
+static void reset_makes_held_requests_stale(void **state)
+{
+	struct fixture *f = *state;
+
+	f->mode = HOLD;
+	post(f, 0);
+	post(f, 2);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 2);
+	count(f->q.call_fd);
+	vlb_queue_stop(&f->q);
+	assert_int_equal(vlb_req_complete(f->held[0], 0), -ESTALE);
+	assert_int_equal(used_idx(f), 0);
+	assert_int_equal(count(f->q.call_fd), 0);
+	/* held[1] is never completed: cleanup frees it (ASan would say) */
+}
+
+static void new_ring_after_reset_starts_clean(void **state)
+{
+	struct fixture *f = *state;
+
+	f->mode = HOLD;
+	post(f, 0);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 1);
+	vlb_queue_stop(&f->q);
+	memset(f->area, 0, BUF_OFF);	/* the driver sets up new rings */
+	start(f, NUM);
+	post(f, 0);	/* head 0 again: the old request is not in the way */
+	assert_int_equal(vlb_queue_dispatch(&f->q), 1);
+	assert_int_equal(vlb_req_complete(f->held[0], 0), -ESTALE);
+	assert_int_equal(vlb_req_complete(f->held[1], 0), 0);
+	assert_int_equal(used_idx(f), 1);
+}
+
+static void dispatch_after_reset_does_nothing(void **state)
+{
+	struct fixture *f = *state;
+
+	vlb_queue_stop(&f->q);
+	post(f, 0);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 0);
+	assert_int_equal(f->handled, 0);
+}
+
+static void driver_reposting_a_held_chain_breaks_the_queue(void **state)
+{
+	struct fixture *f = *state;
+
+	f->mode = HOLD;
+	post(f, 0);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 1);
+	make_avail(f, 0);	/* still ours */
+	assert_int_equal(vlb_queue_dispatch(&f->q), -EIO);
+	assert_int_equal(f->handled, 1);
+	assert_int_equal(f->log.count, 1);
+	assert_non_null(strstr(f->log.msg[0], "still holds"));
+	assert_int_equal(vlb_req_complete(f->held[0], 0), -EIO);
+}
+
+static void malformed_ring_breaks_the_queue_and_logs_once(void **state)
+{
+	struct fixture *f = *state;
+
+	make_avail(f, NUM);	/* head out of range */
+	assert_int_equal(vlb_queue_dispatch(&f->q), -EIO);
+	assert_int_equal(vlb_queue_dispatch(&f->q), -EIO);
+	assert_int_equal(f->handled, 0);
+	assert_int_equal(f->log.count, 1);
+	assert_int_equal(f->log.level[0], VLB_LOG_ERR);
+	assert_non_null(strstr(f->log.msg[0], "descriptor index out of range"));
+}
+
+static void ring_larger_than_queue_size_is_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	start(f, 2 * NUM);
+	assert_int_equal(count(f->q.kick_fd), 0);
+	assert_int_equal(vlb_queue_dispatch(&f->q), -EIO);
+	assert_int_equal(f->log.count, 1);
+}
+
+static void round_takes_one_ring_and_rearms_the_kick(void **state)
+{
+	struct fixture *f = *state;
+
+	f->repost = true;	/* an endless stream of requests */
+	post_in(f, 0);
+	assert_int_equal(vlb_queue_dispatch(&f->q), NUM);
+	assert_int_equal(count(f->q.kick_fd), 1);	/* come back soon */
+	f->repost = false;
+	assert_int_equal(vlb_queue_dispatch(&f->q), 1);
+	assert_int_equal(count(f->q.kick_fd), 0);
+	assert_int_equal(used_idx(f), NUM + 1);
+}
+
+/* ---- completions from another thread while rounds go on ---- */
+
+struct completer {
+	struct fixture *f;
+	pthread_mutex_t lock;
+	struct vlb_req *reqs[NUM];
+	unsigned int n;
+	bool done;
+	unsigned int failures;	/* cmocka's asserts only work on the main thread */
+};
+
+static struct completer *the_completer;
+
+static void handle_to_thread(struct vlb_queue *q, struct vlb_req *req)
+{
+	struct completer *c = the_completer;
+
+	(void)q;
+	pthread_mutex_lock(&c->lock);
+	c->reqs[c->n++] = req;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void *complete_thread(void *arg)
+{
+	struct completer *c = arg;
+	struct vlb_req *req;
+	bool done;
+
+	do {
+		pthread_mutex_lock(&c->lock);
+		req = c->n ? c->reqs[--c->n] : NULL;
+		done = c->done && !c->n;
+		pthread_mutex_unlock(&c->lock);
+		if (req && vlb_req_complete(req, 1) != 0)
+			c->failures++;
+	} while (!done);
+	return NULL;
+}
+
+static void completions_from_another_thread_reach_the_used_ring(void **state)
+{
+	struct fixture *f = *state;
+	struct completer c = { .f = f, .lock = PTHREAD_MUTEX_INITIALIZER };
+	uint16_t seen = 0, i;
+	unsigned int total = 0;
+	pthread_t tid;
+
+	the_completer = &c;
+	f->dev.ops.handle = handle_to_thread;
+	pthread_create(&tid, NULL, complete_thread, &c);
+	/* The driver's side: recycle every used chain, 2000 times over */
+	for (i = 0; i < NUM; i++)
+		post_in(f, i);
+	while (total < 2000) {
+		uint16_t now = le16toh(__atomic_load_n(&f->used->idx, __ATOMIC_ACQUIRE));
+
+		for (; seen != now; seen++, total++)
+			make_avail(f, (uint16_t)le32toh(f->used->ring[seen % NUM].id));
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		vlb_queue_dispatch(&f->q);
+	}
+	pthread_mutex_lock(&c.lock);
+	c.done = true;
+	pthread_mutex_unlock(&c.lock);
+	pthread_join(tid, NULL);
+	assert_int_equal(c.failures, 0);
+	assert_false(f->q.vring.broken);
+	assert_int_equal(f->log.count, 0);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_started, teardown)
+#define T_IDLE(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T_IDLE(dispatch_before_driver_ok_does_nothing),
+		T_IDLE(start_wakes_the_dispatcher),
+		T_IDLE(unused_queue_stays_idle),
+		T(dispatch_hands_each_request_to_handle),
+		T(completions_in_a_round_interrupt_once),
+		T(no_interrupt_when_the_driver_suppresses_it),
+		T(held_request_completed_later_interrupts_at_once),
+		T(nonotify_batch_then_notify_interrupts_once),
+		T(written_is_clamped_to_the_writable_size),
+		T(reset_makes_held_requests_stale),
+		T(new_ring_after_reset_starts_clean),
+		T(dispatch_after_reset_does_nothing),
+		T(driver_reposting_a_held_chain_breaks_the_queue),
+		T(malformed_ring_breaks_the_queue_and_logs_once),
+		T_IDLE(ring_larger_than_queue_size_is_refused),
+		T(round_takes_one_ring_and_rearms_the_kick),
+		T(completions_from_another_thread_reach_the_used_ring),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
