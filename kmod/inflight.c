@@ -74,36 +74,43 @@ void vlb_inflight_used(struct vlb_vq *lvq)
 	}
 }
 
-/* Does the chain at @head carry anything the device was meant to read? */
-static bool is_request(struct vlb_vq *lvq, u16 head)
+/*
+ * Does the chain at @head carry anything the device was meant to read?
+ * With @poison, also fill what the device was meant to write with 0xff, so
+ * the driver reads an error status back (0xff is no valid status in the
+ * common request formats).  The walk is bounded by the ring size and the
+ * indirect table's length, and every address is checked against the area.
+ */
+static bool walk_chain(struct vlb_vq *lvq, u16 head, bool poison)
 {
 	const struct vring *vr = lvq->vring;
-	unsigned int i = head, steps;
+	struct vring_desc *d = vr->desc;
+	unsigned int i = head, n = vr->num, steps = 0;
+	bool request = false;
 
-	for (steps = 0; steps < vr->num && i < vr->num; steps++) {
-		u16 flags = le16_to_cpu(READ_ONCE(vr->desc[i].flags));
+	while (i < n && steps++ < n) {
+		u16 flags = le16_to_cpu(READ_ONCE(d[i].flags));
+		u64 addr = le64_to_cpu(READ_ONCE(d[i].addr));
+		u32 len = le32_to_cpu(READ_ONCE(d[i].len));
+		void *buf = vlb_shm_iova_to_va(&lvq->ldev->shm, addr, len);
 
-		if (flags & VRING_DESC_F_INDIRECT) {
-			u32 len = le32_to_cpu(READ_ONCE(vr->desc[i].len));
-			struct vring_desc *t = vlb_shm_iova_to_va(&lvq->ldev->shm,
-				le64_to_cpu(READ_ONCE(vr->desc[i].addr)), len);
-			unsigned int j;
-
-			if (!t)
-				return true;
-			for (j = 0; j < len / sizeof(*t); j++)
-				if (!(le16_to_cpu(READ_ONCE(t[j].flags)) &
-				      VRING_DESC_F_WRITE))
-					return true;
-			return false;
+		if (!buf)
+			return true;	/* unreadable: returning it is the safe side */
+		if ((flags & VRING_DESC_F_INDIRECT) && d == vr->desc) {
+			d = buf;
+			n = len / sizeof(*d);
+			i = 0;
+			steps = 0;	/* the indirect table starts a new walk */
+			continue;
 		}
 		if (!(flags & VRING_DESC_F_WRITE))
-			return true;
+			request = true;
+		else if (poison)
+			memset(buf, 0xff, len);
 		if (!(flags & VRING_DESC_F_NEXT))
-			return false;
-		i = le16_to_cpu(READ_ONCE(vr->desc[i].next));
+			return request;
+		i = le16_to_cpu(READ_ONCE(d[i].next));
 	}
-	/* a chain we cannot follow: returning it is the safe side */
 	return true;
 }
 
@@ -134,8 +141,9 @@ unsigned int vlb_inflight_fail(struct vlb_vq *lvq)
 		return 0;
 	vlb_inflight_used(lvq);
 	for (head = 0; head < lvq->vring->num; head++) {
-		if (!lvq->owed[head] || !is_request(lvq, head))
+		if (!lvq->owed[head] || !walk_chain(lvq, head, false))
 			continue;
+		walk_chain(lvq, head, true);
 		lvq->owed[head]--;
 		push_used(lvq, head);
 		done++;

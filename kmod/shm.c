@@ -292,13 +292,29 @@ int vlb_shm_init(struct vlb_device *ldev, size_t size)
 	return shm_init_bounce(shm);
 }
 
-/* A pool with allocations left means a driver leaked a mapping: keep it. */
-static void shm_pool_destroy(struct vlb_shm *shm, struct gen_pool *pool)
+/*
+ * Some drivers never unmap buffers the device still held at removal
+ * (virtio_input's event buffers): the area goes away with them, so their
+ * slots are simply returned before the pool is destroyed.
+ */
+static void shm_bounce_reclaim(struct vlb_shm *shm)
+{
+	struct vlb_bounce *b = shm->bounce;
+	unsigned long slot;
+
+	for_each_set_bit(slot, b->live, b->nslots)
+		gen_pool_free(shm->bounce_pool, (unsigned long)shm->vaddr +
+			      shm->ring_size + (slot << VLB_SLOT_SHIFT),
+			      b->len[slot]);
+}
+
+/* Rings still allocated would mean a driver skipped del_vqs: keep the pool. */
+static void shm_pool_destroy(struct gen_pool *pool)
 {
 	if (!pool)
 		return;
 	if (gen_pool_avail(pool) != gen_pool_size(pool)) {
-		pr_err("virtio_loopback: DMA mappings leaked, keeping pool\n");
+		pr_err("virtio_loopback: rings never freed, leaking their pool\n");
 		return;
 	}
 	gen_pool_destroy(pool);
@@ -309,8 +325,10 @@ void vlb_shm_destroy(struct vlb_shm *shm)
 	struct vlb_bounce *b = shm->bounce;
 	unsigned long i;
 
-	shm_pool_destroy(shm, shm->ring_pool);
-	shm_pool_destroy(shm, shm->bounce_pool);
+	if (b && b->live && shm->bounce_pool)
+		shm_bounce_reclaim(shm);
+	shm_pool_destroy(shm->ring_pool);
+	shm_pool_destroy(shm->bounce_pool);
 	if (b) {
 		kvfree(b->orig);
 		kvfree(b->len);
@@ -331,7 +349,8 @@ void vlb_shm_destroy(struct vlb_shm *shm)
  * process (the device process, a vhost-user backend), loses the pages; new
  * faults get fresh zero pages.  The kernel's pinned copy is untouched, and
  * buffers the driver maps from now on read back as 0xff, an error status
- * for the common virtio request formats.
+ * for the common virtio request formats (inflight.c poisons the ones
+ * already in flight).
  */
 void vlb_shm_revoke(struct vlb_shm *shm)
 {
@@ -342,7 +361,6 @@ void vlb_shm_revoke(struct vlb_shm *shm)
 	mapping_clear_unevictable(shm->file->f_mapping);
 	shmem_truncate_range(inode, 0, (loff_t)-1);
 	inode_unlock(inode);
-	memset(shm->vaddr + shm->ring_size, 0xff, shm->size - shm->ring_size);
 }
 
 int vlb_shm_fd(struct vlb_shm *shm)

@@ -1,0 +1,148 @@
+#!/bin/sh
+# Real kernel drivers bound to devices served from user space by the
+# examples: virtio_rng, virtio_blk (fio with verification, ext4), virtio_input;
+# a device process killed in the middle of I/O; many create/destroy cycles.
+# One guest boot runs them all.
+. "$VLB_SRC/tests/kernel/lib.sh"
+EX=$VLB_BUILD/examples
+cd "$VLB_WORK" || exit 1
+
+# start_bg OUT CMD...: run CMD in the background (pid in bg_pid) and wait
+# for the first line it prints, the node it became (in bg_line)
+start_bg() {
+	out=$1
+	shift
+	"$@" >"$out" 2>"$out.err" &
+	bg_pid=$!
+	wait_for 30 test -s "$out" || { cat "$out.err"; return 1; }
+	bg_line=$(head -n 1 "$out")
+}
+
+# stop_bg: SIGTERM and reap the background example; its exit code
+stop_bg() {
+	kill -TERM "$bg_pid"
+	wait "$bg_pid"
+}
+
+fio_verify() {
+	job=$1
+	target=$2
+	shift 2
+	fio --name="$job" --filename="$target" --ioengine=io_uring --direct=1 \
+		--eta=never --verify=crc32c --verify_fatal=1 --output="fio-$job.log" "$@"
+}
+
+distinct_bytes() { od -An -v -tu1 "$1" | tr -s ' ' '\n' | sort -u | wc -l; }
+
+test_rng() {
+	start_bg rng.out "$EX/rng" || { not_ok "rng: device starts"; return; }
+	avail=/sys/class/misc/hw_random/rng_available
+	rng=$(tr ' ' '\n' <"$avail" | grep '^virtio_rng' | head -n 1)
+	check "rng: virtio_rng bound ($rng)" test -n "$rng"
+	echo "$rng" >/sys/class/misc/hw_random/rng_current
+	head -c 4096 /dev/hwrng >rng.a
+	head -c 4096 /dev/hwrng >rng.b
+	check "rng: /dev/hwrng gives 4096 bytes" test "$(wc -c <rng.a)" -eq 4096
+	check "rng: data is not constant" sh -c \
+		"! cmp -s rng.a rng.b && [ $(distinct_bytes rng.a) -gt 200 ]"
+	check "rng: device process exits cleanly" stop_bg
+	check "rng: virtio_rng gone with it" sh -c "! grep -q '$rng' $avail"
+}
+
+test_ramdisk() {
+	start_bg rd.out "$EX/ramdisk" --size 256M ||
+		{ not_ok "ramdisk: device starts"; return; }
+	dev=$bg_line
+	check "ramdisk: $dev is a 256 MiB disk" \
+		test "$(blockdev --getsize64 "$dev")" -eq 268435456
+	check "ramdisk: fio 4k randwrite QD16 verified" fio_verify r4k "$dev" \
+		--rw=randwrite --bs=4k --iodepth=16 --size=64M
+	check "ramdisk: fio 1M writes verified" fio_verify w1m "$dev" \
+		--rw=write --bs=1M --iodepth=4 --size=128M
+	check "ramdisk: discard" blkdiscard "$dev"
+	check "ramdisk: mkfs.ext4" mkfs.ext4 -q -F "$dev"
+	mkdir -p mnt
+	mount "$dev" mnt && head -c 8M /dev/urandom >mnt/data &&
+		cp mnt/data mnt/copy && sha256sum mnt/data >sums && umount mnt
+	check "ramdisk: files survive a remount" sh -c \
+		"mount $dev mnt && sha256sum -c --quiet sums && cmp mnt/data mnt/copy && umount mnt"
+	check "ramdisk: fsck.ext4 -n -f clean" fsck.ext4 -n -f "$dev"
+	check "ramdisk: device process exits cleanly" stop_bg
+	check "ramdisk: $dev removed" wait_for 10 test ! -e "$dev"
+}
+
+test_ramdisk_mq() {
+	start_bg rd2.out "$EX/ramdisk" --size 64M --queues 2 ||
+		{ not_ok "ramdisk --queues 2: device starts"; return; }
+	dev=$bg_line
+	check "ramdisk --queues 2: two hardware queues" \
+		test "$(ls "/sys/block/${dev#/dev/}/mq" | wc -l)" -eq 2
+	check "ramdisk --queues 2: fio 2 jobs verified" fio_verify mq "$dev" \
+		--rw=randwrite --bs=4k --iodepth=16 --size=32M --numjobs=2 \
+		--offset_increment=32M
+	check "ramdisk --queues 2: exits cleanly" stop_bg
+}
+
+test_input() {
+	fifo=/tmp/events.fifo	# the 9p work dir cannot hold a fifo
+	mkfifo "$fifo"
+	exec 3<>"$fifo"
+	start_bg in.out "$EX/input" --keyboard --events "$fifo" ||
+		{ not_ok "input: device starts"; exec 3>&-; return; }
+	node=$bg_line
+	check "input: $node is an event device" test -c "$node"
+	python3 "$VLB_SRC/tests/kernel/evread.py" "$node" 4 20 >got &
+	rd=$!
+	wait_for 10 sh -c "ls -l /proc/$rd/fd | grep -q '$node'"
+	printf '1 30 1\n0 0 0\n1 30 0\n0 0 0\n' >&3
+	wait "$rd"
+	printf '1 30 1\n0 0 0\n1 30 0\n0 0 0\n' >want
+	check "input: events arrive with the type, code and value sent" cmp got want
+	check "input: device process exits cleanly" stop_bg
+	exec 3>&-
+}
+
+test_kill9() {
+	start_bg rd3.out "$EX/ramdisk" --size 64M ||
+		{ not_ok "kill -9: device starts"; return; }
+	dev=$bg_line
+	start=$(date +%s)
+	fio --name=kill --filename="$dev" --ioengine=io_uring --direct=1 \
+		--rw=randrw --bs=4k --iodepth=32 --time_based --runtime=120 \
+		--eta=never --output=fio-kill.log &
+	fio=$!
+	sleep 3
+	kill -KILL "$bg_pid"
+	wait "$fio"
+	rc=$?
+	took=$(($(date +%s) - start))
+	check "kill -9: fio ends with an error ($rc)" test "$rc" -ne 0
+	check "kill -9: fio ends within 30 s (${took}s)" test "$took" -lt 30
+	check "kill -9: $dev removed" wait_for 10 test ! -e "$dev"
+}
+
+test_cycles() {
+	shmem_before=$(awk '/^Shmem:/ { print $2 }' /proc/meminfo)
+	blocks_before=$(ls /sys/class/block | wc -l)
+	check "100 create/bind/destroy cycles" "$VLB_BIN/tests/kernel/test_cycles" 100
+	shmem_after=$(awk '/^Shmem:/ { print $2 }' /proc/meminfo)
+	check "cycles: no vloopback device left" sh -c \
+		"! ls /sys/devices/virtual/misc/virtio-loopback | grep -q vloopback"
+	check "cycles: block devices unchanged" \
+		test "$(ls /sys/class/block | wc -l)" -eq "$blocks_before"
+	check "cycles: shared memory returned (${shmem_before} -> ${shmem_after} kB)" \
+		test "$shmem_after" -lt $((shmem_before + 8192))
+	check "cycles: module refcount back to 0" \
+		test "$(awk '$1 == "virtio_loopback" { print $3 }' /proc/modules)" -eq 0
+}
+
+load_module
+modprobe -a virtio_rng virtio_blk virtio_input
+test_rng
+test_ramdisk
+test_ramdisk_mq
+test_input
+test_kill9
+test_cycles
+unload_module
+finish
