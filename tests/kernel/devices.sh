@@ -137,7 +137,7 @@ test_cycles() {
 }
 
 load_module
-modprobe -a virtio_rng virtio_blk virtio_input
+modprobe -a virtio_rng virtio_blk virtio_input evdev
 test_rng
 test_ramdisk
 test_ramdisk_mq
