@@ -500,8 +500,13 @@ int main(int argc, char **argv)
 		if (rc == -ENODEV)
 			fail("the kernel removed the device", ENODEV, " (see dmesg)");
 	} else if (rc == -ETIMEDOUT) {
-		fail("no input device appeared within 10 s", ETIMEDOUT,
-		     " (is virtio_input loaded? try: modprobe virtio_input)");
+		/* An input device without an event node means: no evdev */
+		bool input = vlb_dev_wait_sysfs(dev, "input/input*", name,
+						sizeof(name), 0) == 0;
+
+		fail("no /dev/input/event node appeared within 10 s", ETIMEDOUT,
+		     input ? " (is evdev loaded? try: modprobe evdev)" :
+			     " (is virtio_input loaded? try: modprobe virtio_input)");
 	} else if (rc != -EINTR) {
 		fail("serving the device failed", -rc, " (see dmesg)");
 	}
