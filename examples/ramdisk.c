@@ -164,8 +164,7 @@ static void handle(struct vlb_queue *q, struct vlb_req *req)
 	struct virtio_blk_outhdr hdr;
 	size_t out_len = iov_size(req->out, req->n_out);
 	size_t in_len = iov_size(req->in, req->n_in);
-	size_t data_out = out_len - sizeof(hdr);
-	size_t data_in = in_len - 1;	/* all but the status byte */
+	size_t data_out, data_in;
 	uint64_t sector;
 	uint32_t written = 0;
 	uint8_t status;
@@ -174,6 +173,8 @@ static void handle(struct vlb_queue *q, struct vlb_req *req)
 		vlb_req_complete(req, 0);	/* malformed: no room to answer */
 		return;
 	}
+	data_out = out_len - sizeof(hdr);
+	data_in = in_len - 1;		/* all but the status byte */
 	iov_to_buf(req->out, req->n_out, 0, &hdr, sizeof(hdr));
 	sector = le64toh(hdr.sector);
 	switch (le32toh(hdr.type)) {
