@@ -59,7 +59,7 @@ void vlb_queue_cleanup(struct vlb_queue *q)
 static void break_queue(struct vlb_queue *q, const char *why)
 {
 	q->vring.broken = true;
-	vlb_err("virtio device %u queue %u: %s: the queue stops until the driver resets it",
+	vlb_err("virtio device type %u, queue %u: %s: the queue stops until the driver resets it",
 		q->dev->device_id, q->index, why);
 }
 

@@ -114,7 +114,7 @@ struct vlb_dev_config {
 	uint32_t config_size;
 	uint32_t reserved0;
 	uint64_t shm_size;		/* shared area bytes, 0 = the module's default */
-	const struct vlb_dev_ops *ops;	/* must outlive the device */
+	const struct vlb_dev_ops *ops;	/* copied */
 	void *opaque;			/* returned by vlb_dev_opaque() */
 	uint32_t reserved[8];
 };
