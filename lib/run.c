@@ -4,10 +4,8 @@
  * functions (an application's own event loop does the same).
  */
 #include <errno.h>
-#include <glob.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -17,8 +15,8 @@
 
 #include "device_priv.h"
 #include "internal.h"
+#include "sysfs.h"
 
-#define SYSFS_VIRTIO	"/sys/bus/virtio/devices"
 /* How often wait_sysfs looks at sysfs when no fd wakes it */
 #define SYSFS_POLL_MS	20
 
@@ -159,30 +157,13 @@ static int64_t now_ms(void)
 static int find_in_sysfs(struct vlb_dev *dev, const char *pattern, char *name,
 			 size_t len)
 {
-	char path[512];
-	const char *base;
-	glob_t g;
-	int idx, rc;
+	int idx = vlb_dev_virtio_index(dev);
 
-	idx = vlb_dev_virtio_index(dev);
 	if (idx == -EAGAIN)
 		return 0;	/* not registered yet */
 	if (idx < 0)
 		return idx;
-	rc = snprintf(path, sizeof(path), SYSFS_VIRTIO "/virtio%d/%s", idx, pattern);
-	if (rc < 0 || (size_t)rc >= sizeof(path))
-		return -ENAMETOOLONG;
-	rc = glob(path, 0, NULL, &g);
-	if (rc == GLOB_NOMATCH)
-		return 0;
-	if (rc)
-		return rc == GLOB_NOSPACE ? -ENOMEM : -EIO;
-	base = strrchr(g.gl_pathv[0], '/') + 1;
-	rc = strlen(base) < len ? 1 : -ENAMETOOLONG;
-	if (rc == 1)
-		strcpy(name, base);
-	globfree(&g);
-	return rc;
+	return vlb_sysfs_find(idx, pattern, name, len);
 }
 
 VLB_EXPORT int vlb_dev_wait_sysfs(struct vlb_dev *dev, const char *pattern,
