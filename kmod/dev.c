@@ -13,8 +13,8 @@
  *   vlb_dev_unregister()  remove virtioM (the driver unbinds);
  *   vlb_dev_destroy()     drop the eventfds and the fd's reference.
  * Closing the fd (including by process death) runs all three; a device
- * process that stops answering gets the first two from a work item, and the
- * last when its fd is finally closed.
+ * process that stops answering, or returns buffers it was never given,
+ * gets the first two from a work item, and the last when its fd is closed.
  */
 #include <linux/anon_inodes.h>
 #include <linux/dma-map-ops.h>
@@ -57,6 +57,18 @@ void vlb_dev_fail(struct vlb_device *ldev, const char *why)
 	vlb_msg_flush(ldev);
 	if (why)
 		queue_work(system_long_wq, &ldev->remove_work);
+}
+
+static void vlb_fail_work(struct work_struct *work)
+{
+	vlb_dev_fail(container_of(work, struct vlb_device, fail_work),
+		     "the device process returned a buffer it was not given");
+}
+
+/* For the interrupt path, which cannot sleep: the rest happens in a work. */
+void vlb_dev_fail_async(struct vlb_device *ldev)
+{
+	queue_work(system_long_wq, &ldev->fail_work);
 }
 
 static void vlb_dev_unregister(struct vlb_device *ldev)
@@ -114,6 +126,7 @@ static int vlb_dev_release(struct inode *inode, struct file *file)
 	unsigned int i;
 
 	vlb_dev_fail(ldev, NULL);
+	cancel_work_sync(&ldev->fail_work);
 	cancel_work_sync(&ldev->remove_work);
 	vlb_dev_unregister(ldev);
 	mutex_lock(&ldev->fds_lock);
@@ -307,6 +320,7 @@ static void vlb_dev_init(struct vlb_device *ldev, const struct vlb_create *c)
 	mutex_init(&ldev->lock);
 	INIT_WORK(&ldev->start_work, vlb_start_work);
 	INIT_WORK(&ldev->remove_work, vlb_remove_work);
+	INIT_WORK(&ldev->fail_work, vlb_fail_work);
 
 	device_initialize(&ldev->dev);
 	ldev->dev.parent = vlb_misc.this_device;

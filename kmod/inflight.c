@@ -18,7 +18,9 @@
  * The counts are only as good as the scans: a window larger than the ring
  * (the device polling without kicks while the driver polls without calls)
  * marks the queue untracked, and it is then failed on a best-effort basis.
- * All functions here run with lvq->lock held.
+ * The used ring is checked on its way to the driver (vlb_inflight_used):
+ * a device returning heads it was never given is failed before the virtio
+ * core sees them.  All functions here run with lvq->lock held.
  */
 #include <linux/virtio_ring.h>
 
@@ -55,13 +57,20 @@ void vlb_inflight_avail(struct vlb_vq *lvq)
 	}
 }
 
-void vlb_inflight_used(struct vlb_vq *lvq)
+/*
+ * Count what the device returned.  An entry for a head the driver does not
+ * have in flight would make the virtio core break the queue, and then
+ * nothing, not even removal, could complete the requests still in it: stop
+ * at it and return false, so the caller fails the device before the driver
+ * reads the entry.  used_seen stays at the first entry not vouched for.
+ */
+bool vlb_inflight_used(struct vlb_vq *lvq)
 {
 	const struct vring *vr = lvq->vring;
 	u16 n;
 
 	if (!vr)
-		return;
+		return true;
 	n = window(lvq, le16_to_cpu(READ_ONCE(vr->used->idx)),
 		   &lvq->used_seen);
 	virt_rmb();
@@ -69,9 +78,12 @@ void vlb_inflight_used(struct vlb_vq *lvq)
 		u32 id = le32_to_cpu(READ_ONCE(
 			vr->used->ring[lvq->used_seen & (vr->num - 1)].id));
 
-		if (id < vr->num && lvq->owed[id])
+		if (id >= vr->num || (!lvq->owed[id] && !lvq->untracked))
+			return false;
+		if (lvq->owed[id])
 			lvq->owed[id]--;
 	}
+	return true;
 }
 
 /*
@@ -139,7 +151,10 @@ unsigned int vlb_inflight_fail(struct vlb_vq *lvq)
 
 	if (!lvq->vring)
 		return 0;
-	vlb_inflight_used(lvq);
+	vlb_inflight_avail(lvq);
+	/* what the device wrote past a bad entry is dropped with it */
+	if (!vlb_inflight_used(lvq))
+		WRITE_ONCE(lvq->vring->used->idx, cpu_to_le16(lvq->used_seen));
 	for (head = 0; head < lvq->vring->num; head++) {
 		if (!lvq->owed[head] || !walk_chain(lvq, head, false))
 			continue;

@@ -24,12 +24,19 @@ static void vlb_vq_irq(struct irq_work *work)
 {
 	struct vlb_vq *lvq = container_of(work, struct vlb_vq, irq_work);
 	struct virtqueue *vq;
+	bool sane = true;
 
 	spin_lock(&lvq->lock);
 	vq = lvq->vq;
-	if (vq)
-		vlb_inflight_used(lvq);
+	if (vq) {
+		vlb_inflight_avail(lvq);
+		sane = vlb_inflight_used(lvq);
+	}
 	spin_unlock(&lvq->lock);
+	if (!sane) {
+		vlb_dev_fail_async(lvq->ldev);
+		return;
+	}
 	/* del_vqs clears lvq->vq, then waits for this work with irq_work_sync */
 	if (vq)
 		vring_interrupt(0, vq);

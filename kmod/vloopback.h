@@ -112,6 +112,7 @@ struct vlb_device {
 	bool dead;			/* set once, never cleared */
 	struct work_struct start_work;
 	struct work_struct remove_work;
+	struct work_struct fail_work;	/* vlb_dev_fail from atomic context */
 };
 
 static inline struct vlb_device *vdev_to_ldev(struct virtio_device *vdev)
@@ -127,6 +128,7 @@ unsigned int vlb_max_devices(void);
 /* dev.c */
 int vlb_dev_create(const struct vlb_create *c, const void __user *config);
 void vlb_dev_fail(struct vlb_device *ldev, const char *why);
+void vlb_dev_fail_async(struct vlb_device *ldev);
 
 /* msg.c */
 int vlb_msg_call(struct vlb_device *ldev, struct vlb_msg *m);
@@ -164,7 +166,7 @@ bool vlb_vq_notify(struct virtqueue *vq);
 
 /* inflight.c */
 void vlb_inflight_avail(struct vlb_vq *lvq);
-void vlb_inflight_used(struct vlb_vq *lvq);
+bool vlb_inflight_used(struct vlb_vq *lvq);
 unsigned int vlb_inflight_fail(struct vlb_vq *lvq);
 
 #endif /* VLB_KMOD_VLOOPBACK_H */
