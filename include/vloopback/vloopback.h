@@ -11,6 +11,7 @@
 #define VLB_VERSION_PATCH 0
 #define VLB_VERSION_STRING "0.1.0"
 
+#include "adapter.h"
 #include "device.h"
 #include "log.h"
 #include "module.h"

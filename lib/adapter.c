@@ -1,0 +1,708 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * The adapter's life: connecting and negotiating with the back-end (stage
+ * 1), creating the kernel device from what it offers (stage 2), serving
+ * loops, failure and teardown.  What happens while it serves (stage 3 and
+ * the relaying of control events) is in adapter_relay.c; the per-type
+ * defaults in adapter_types.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "adapter_priv.h"
+#include "adapter_types.h"
+#include "internal.h"
+#include "sysfs.h"
+#include "transport.h"
+
+#define DEFAULT_TIMEOUT_MS	5000
+#define DEFAULT_QUEUE_SIZE	256
+/* How often wait_sysfs looks at sysfs when no fd wakes it */
+#define SYSFS_POLL_MS		20
+
+#define BIT(n)			(1ULL << (n))
+
+/* The protocol features the adapter implements */
+#define OUR_PROTOCOL_FEATURES	(BIT(VHU_PROTOCOL_F_MQ) | \
+				 BIT(VHU_PROTOCOL_F_REPLY_ACK) | \
+				 BIT(VHU_PROTOCOL_F_BACKEND_REQ) | \
+				 BIT(VHU_PROTOCOL_F_CONFIG))
+
+/*
+ * Bits 24..40 are the transport's.  Of those, a device here offers only
+ * the ones the kernel's split ring and the module implement; the module
+ * adds ACCESS_PLATFORM itself, and the back-end never sees it (it gets
+ * plain addresses, no IOTLB).  Bit 30 is vhost-user's, never virtio's.
+ */
+#define TRANSPORT_FEATURES	(((1ULL << 41) - 1) & ~((1ULL << 24) - 1))
+#define TRANSPORT_KEPT		(BIT(VIRTIO_RING_F_INDIRECT_DESC) | \
+				 BIT(VIRTIO_RING_F_EVENT_IDX) | \
+				 BIT(VIRTIO_F_VERSION_1))
+
+static bool all_zero(const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	while (len--)
+		if (*b++)
+			return false;
+	return true;
+}
+
+static int check_config(const struct vlb_adapter_config *cfg)
+{
+	if (!cfg || cfg->size < sizeof(*cfg)) {
+		vlb_err("vlb_adapter_create: config size %u, expected %zu",
+			cfg ? cfg->size : 0, sizeof(*cfg));
+		return -EINVAL;
+	}
+	if (cfg->reserved0 || !all_zero(cfg->reserved, sizeof(cfg->reserved)) ||
+	    !all_zero((const char *)cfg + sizeof(*cfg), cfg->size - sizeof(*cfg))) {
+		vlb_err("vlb_adapter_create: reserved fields must be zero");
+		return -EINVAL;
+	}
+	if (!cfg->socket_path || cfg->device_id == 0 || cfg->device_id > 63) {
+		vlb_err("vlb_adapter_create: a socket path and a device id 1..63 are required");
+		return -EINVAL;
+	}
+	if (cfg->config_size > VHU_MAX_CONFIG) {
+		vlb_err("vlb_adapter_create: config space of %u bytes, vhost-user carries %u at most",
+			cfg->config_size, VHU_MAX_CONFIG);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const char *connect_hint(int err)
+{
+	switch (err) {
+	case ENOENT:
+		return "is the back-end running? start it with its socket at this path";
+	case ECONNREFUSED:
+		return "nothing listens on it: is the back-end still running?";
+	case EACCES:
+	case EPERM:
+		return "not permitted: run as root or as the back-end's user";
+	default:
+		return "check the path and the back-end";
+	}
+}
+
+static int connect_backend(struct vlb_adapter *a)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int err;
+
+	if (strlen(a->socket_path) >= sizeof(sa.sun_path)) {
+		vlb_err("cannot connect to %s: the path is longer than a unix socket path may be (%zu bytes)",
+			a->socket_path, sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, a->socket_path);
+	a->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (a->sock < 0)
+		return -errno;
+	if (connect(a->sock, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return 0;
+	err = errno;
+	vlb_err("cannot connect to vhost-user back-end %s: %s (%s)",
+		a->socket_path, strerror(err), connect_hint(err));
+	return -err;
+}
+
+int vlb_adapter_call(struct vlb_adapter *a, struct vhu_msg *req,
+		     const int *fds, unsigned int nfds, struct vhu_msg *reply)
+{
+	return vhu_call(a->sock, req, fds, nfds,
+			vlb_adapter_has(a, VHU_PROTOCOL_F_REPLY_ACK), reply,
+			vhu_now_ms() + a->timeout_ms);
+}
+
+static int get_u64(struct vlb_adapter *a, uint32_t request, uint64_t *out)
+{
+	struct vhu_msg req, reply;
+	int rc;
+
+	vhu_msg_init(&req, request, 0);
+	rc = vlb_adapter_call(a, &req, NULL, 0, &reply);
+	if (rc == 0)
+		*out = reply.u.u64;
+	return rc;
+}
+
+static int set_u64(struct vlb_adapter *a, uint32_t request, uint64_t value)
+{
+	struct vhu_msg req;
+
+	vhu_msg_init(&req, request, sizeof(uint64_t));
+	req.u.u64 = value;
+	return vlb_adapter_call(a, &req, NULL, 0, NULL);
+}
+
+int vlb_adapter_get_config(struct vlb_adapter *a, uint8_t *buf)
+{
+	struct vhu_msg req, reply;
+	int rc;
+
+	vhu_msg_init(&req, VHU_GET_CONFIG, VHU_CONFIG_HDR_SIZE + a->config_size);
+	req.u.config.size = a->config_size;
+	rc = vlb_adapter_call(a, &req, NULL, 0, &reply);
+	if (rc == 0)
+		memcpy(buf, reply.u.config.data, a->config_size);
+	return rc;
+}
+
+/* A socketpair: one end for the back-end's requests, the other ours */
+static int open_backend_channel(struct vlb_adapter *a)
+{
+	struct vhu_msg req;
+	int sv[2], rc;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	vhu_msg_init(&req, VHU_SET_BACKEND_REQ_FD, 0);
+	rc = vlb_adapter_call(a, &req, &sv[1], 1, NULL);
+	close(sv[1]);
+	if (rc < 0) {
+		close(sv[0]);
+		return rc;
+	}
+	a->req_fd = sv[0];
+	return 0;
+}
+
+static int negotiate_protocol(struct vlb_adapter *a)
+{
+	uint64_t offered;
+	int rc;
+
+	rc = get_u64(a, VHU_GET_PROTOCOL_FEATURES, &offered);
+	if (rc < 0)
+		return rc;
+	/* REPLY_ACK applies from the message after this one */
+	rc = set_u64(a, VHU_SET_PROTOCOL_FEATURES, offered & OUR_PROTOCOL_FEATURES);
+	if (rc < 0)
+		return rc;
+	a->protocol = offered & OUR_PROTOCOL_FEATURES;
+	a->has_protocol = true;
+	if (vlb_adapter_has(a, VHU_PROTOCOL_F_BACKEND_REQ))
+		return open_backend_channel(a);
+	return 0;
+}
+
+static unsigned int pick_queue_count(const struct vlb_adapter_config *cfg,
+				     const struct vlb_type *type,
+				     unsigned int backend_max)
+{
+	unsigned int want = cfg->num_queues ? cfg->num_queues : type->queues;
+
+	if (!want)
+		want = backend_max ? backend_max : 1;
+	if (backend_max && want > backend_max) {
+		vlb_info("the back-end serves %u queues: using %u, not %u",
+			 backend_max, backend_max, want);
+		want = backend_max;
+	}
+	return want;
+}
+
+/* Stage 1: what the back-end offers, fitted to the type, into s */
+static int query_backend(struct vlb_adapter *a,
+			 const struct vlb_adapter_config *cfg,
+			 struct vlb_type_setup *s)
+{
+	const struct vlb_type *type = vlb_type_get(a->device_id);
+	uint64_t features, max_queues = 0;
+	int rc;
+
+	rc = get_u64(a, VHU_GET_FEATURES, &features);
+	if (rc < 0)
+		return rc;
+	if (!(features & BIT(VIRTIO_F_VERSION_1))) {
+		vlb_err("vhost-user back-end %s does not offer VIRTIO_F_VERSION_1: legacy devices are not supported",
+			a->socket_path);
+		return -ENOTSUP;
+	}
+	if (features & BIT(VHU_F_PROTOCOL_FEATURES)) {
+		rc = negotiate_protocol(a);
+		if (rc < 0)
+			return rc;
+	}
+	if (vlb_adapter_has(a, VHU_PROTOCOL_F_MQ)) {
+		rc = get_u64(a, VHU_GET_QUEUE_NUM, &max_queues);
+		if (rc < 0)
+			return rc;
+		if (max_queues == 0) {
+			vlb_err("vhost-user back-end %s says it serves no queue", a->socket_path);
+			return -EPROTO;
+		}
+		if (max_queues > VLB_MAX_QUEUES)
+			max_queues = VLB_MAX_QUEUES;
+	}
+
+	memset(s, 0, sizeof(*s));
+	s->features = features & ~BIT(VHU_F_PROTOCOL_FEATURES) &
+		      ~BIT(VIRTIO_F_ACCESS_PLATFORM) &
+		      ~(TRANSPORT_FEATURES & ~TRANSPORT_KEPT);
+	s->num_queues = pick_queue_count(cfg, type, max_queues);
+	s->config_size = cfg->config_size ? cfg->config_size : type->config_size;
+	s->tag = cfg->tag;
+	a->config_size = s->config_size;
+	if (s->config_size && vlb_adapter_has(a, VHU_PROTOCOL_F_CONFIG)) {
+		rc = vlb_adapter_get_config(a, s->config);
+		if (rc < 0)
+			return rc;
+		s->config_from_backend = true;
+	} else if (type->needs_backend_config) {
+		vlb_err("vhost-user back-end %s does not serve config space (protocol feature CONFIG), which a %s device needs",
+			a->socket_path, type->name);
+		return -ENOTSUP;
+	}
+	return type->finish ? type->finish(s) : 0;
+}
+
+static int open_module(void)
+{
+	struct vlb_version v;
+	int ctl = vlb_tp_open_control();
+	int rc;
+
+	if (ctl < 0)
+		return ctl;	/* logged, with a hint */
+	rc = vlb_tp_version(ctl, &v);
+	if (rc == 0 && v.api_version != VLB_UAPI_VERSION) {
+		vlb_err("virtio_loopback.ko speaks API %u, this library %u (install matching versions)",
+			v.api_version, VLB_UAPI_VERSION);
+		rc = -EPROTO;
+	}
+	if (rc < 0) {
+		close(ctl);
+		return rc;
+	}
+	return ctl;
+}
+
+static int create_kernel_device(struct vlb_adapter *a,
+				const struct vlb_adapter_config *cfg,
+				const struct vlb_type_setup *s)
+{
+	struct vlb_create c = {
+		.size = sizeof(c),
+		.device_id = a->device_id,
+		.features = s->features,
+		.num_queues = s->num_queues,
+		.queue_size = cfg->queue_size ? cfg->queue_size : DEFAULT_QUEUE_SIZE,
+		.config_size = s->config_size,
+		.config = (uintptr_t)s->config,
+		.shm_size = cfg->shm_size,
+	};
+	int ctl = open_module();
+	int rc;
+
+	if (ctl < 0)
+		return ctl;
+	rc = vlb_tp_create(ctl, &c);
+	close(ctl);
+	if (rc < 0) {
+		vlb_err("cannot create virtio device type %u with %u queues of %u: %s%s",
+			a->device_id, c.num_queues, c.queue_size, strerror(-rc),
+			rc == -EPERM ? " (run as root; is the type in virtio_loopback.ko's device_types?)" :
+			rc == -EINVAL ? " (see the module's limits with modinfo virtio_loopback)" : "");
+		return rc;
+	}
+	a->dev_fd = rc;
+	a->num_queues = s->num_queues;
+	a->offered = s->features;
+	if (fcntl(a->dev_fd, F_SETFL, fcntl(a->dev_fd, F_GETFL) | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+static int map_shared_area(struct vlb_adapter *a)
+{
+	struct vlb_info info;
+	int rc;
+
+	rc = vlb_tp_get_info(a->dev_fd, &info);
+	if (rc < 0)
+		return rc;
+	a->shm_fd = vlb_tp_shm_fd(a->dev_fd);
+	if (a->shm_fd < 0)
+		return a->shm_fd;
+	a->mem = mmap(NULL, info.shm_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      a->shm_fd, 0);
+	if (a->mem == MAP_FAILED) {
+		a->mem = NULL;
+		rc = -errno;
+		vlb_err("cannot map the shared area (%llu bytes): %s",
+			(unsigned long long)info.shm_size, strerror(-rc));
+		return rc;
+	}
+	a->shm_size = info.shm_size;
+	return 0;
+}
+
+/* The eventfds both sides will use; the back-end gets them on DRIVER_OK */
+static int setup_eventfds(struct vlb_adapter *a)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < a->num_queues; i++) {
+		a->kick[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		a->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (a->kick[i] < 0 || a->call[i] < 0)
+			return -errno;
+		rc = vlb_tp_set_vq_fds(a->dev_fd, i, a->kick[i], a->call[i]);
+		if (rc < 0) {
+			vlb_err("queue %u: cannot register its eventfds: %s", i,
+				strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int watch(struct vlb_adapter *a, int fd, uint32_t events,
+		 enum vlb_adapter_source src)
+{
+	struct epoll_event ev = { .events = events, .data.u32 = src };
+
+	if (fd < 0)
+		return 0;
+	return epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int setup_polling(struct vlb_adapter *a)
+{
+	int rc;
+
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	a->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->epfd < 0 || a->stop_fd < 0)
+		return -errno;
+	rc = watch(a, a->dev_fd, EPOLLIN, SRC_KERNEL);
+	if (rc == 0)
+		rc = watch(a, a->sock, EPOLLIN | EPOLLRDHUP, SRC_BACKEND);
+	if (rc == 0)
+		rc = watch(a, a->req_fd, EPOLLIN, SRC_BACKEND_REQ);
+	return rc;
+}
+
+static struct vlb_adapter *adapter_alloc(const struct vlb_adapter_config *cfg)
+{
+	struct vlb_adapter *a = calloc(1, sizeof(*a));
+	unsigned int i;
+
+	if (!a)
+		return NULL;
+	a->sock = a->req_fd = a->dev_fd = a->shm_fd = -1;
+	a->epfd = a->stop_fd = -1;
+	a->virtio_index = -1;
+	for (i = 0; i < VLB_MAX_QUEUES; i++)
+		a->kick[i] = a->call[i] = -1;
+	a->device_id = cfg->device_id;
+	a->timeout_ms = cfg->timeout_ms ? (int)cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+	if (a->timeout_ms <= 0)
+		a->timeout_ms = DEFAULT_TIMEOUT_MS;
+	a->socket_path = strdup(cfg->socket_path);
+	a->tag = cfg->tag ? strdup(cfg->tag) : NULL;
+	if (!a->socket_path || (cfg->tag && !a->tag)) {
+		vlb_adapter_destroy(a);
+		return NULL;
+	}
+	return a;
+}
+
+VLB_EXPORT int vlb_adapter_create(const struct vlb_adapter_config *cfg,
+				  struct vlb_adapter **out)
+{
+	struct vlb_type_setup setup;
+	struct vlb_adapter *a;
+	int rc;
+
+	rc = check_config(cfg);
+	if (rc)
+		return rc;
+	a = adapter_alloc(cfg);
+	if (!a)
+		return -ENOMEM;
+	rc = connect_backend(a);
+	if (rc == 0)
+		rc = query_backend(a, cfg, &setup);
+	if (rc == 0)
+		rc = create_kernel_device(a, cfg, &setup);
+	if (rc == 0)
+		rc = map_shared_area(a);
+	if (rc == 0)
+		rc = setup_eventfds(a);
+	if (rc == 0)
+		rc = setup_polling(a);
+	if (rc) {
+		a->error = rc;	/* nothing to tell the back-end on the way out */
+		vlb_adapter_destroy(a);
+		return rc;
+	}
+	*out = a;
+	return 0;
+}
+
+VLB_EXPORT int vlb_adapter_start(struct vlb_adapter *a)
+{
+	int rc = a->error ? a->error : vlb_tp_start(a->dev_fd);
+
+	if (rc < 0 && !a->error)
+		vlb_err("cannot start virtio device type %u: %s", a->device_id,
+			strerror(-rc));
+	return rc;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+int vlb_adapter_fail(struct vlb_adapter *a, int rc)
+{
+	if (a->error)
+		return a->error;
+	a->error = rc;
+	/* The device first: the kernel fails what is in flight at once */
+	if (a->dev_fd >= 0)
+		vlb_info("removing virtio device type %u of back-end %s",
+			 a->device_id, a->socket_path);
+	close_fd(&a->dev_fd);
+	close_fd(&a->sock);
+	close_fd(&a->req_fd);
+	return rc;
+}
+
+VLB_EXPORT void vlb_adapter_destroy(struct vlb_adapter *a)
+{
+	unsigned int i;
+
+	if (!a)
+		return;
+	if (a->thread_started)
+		vlb_adapter_join(a);
+	/* A clean stop: the back-end leaves the rings before they go away */
+	if (!a->error && a->sock >= 0)
+		vlb_adapter_stop_rings(a);
+	close_fd(&a->sock);
+	close_fd(&a->req_fd);
+	close_fd(&a->dev_fd);
+	if (a->mem)
+		munmap(a->mem, a->shm_size);
+	close_fd(&a->shm_fd);
+	for (i = 0; i < VLB_MAX_QUEUES; i++) {
+		close_fd(&a->kick[i]);
+		close_fd(&a->call[i]);
+	}
+	close_fd(&a->epfd);
+	close_fd(&a->stop_fd);
+	free(a->socket_path);
+	free(a->tag);
+	free(a);
+}
+
+VLB_EXPORT int vlb_adapter_fd(struct vlb_adapter *a)
+{
+	return a->epfd;
+}
+
+/* The socket is readable outside an exchange: the back-end hung up or lied */
+static int on_backend(struct vlb_adapter *a, uint32_t events)
+{
+	char byte;
+	ssize_t n = recv(a->sock, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR) &&
+	    !(events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
+		return 0;
+	if (n > 0 && !(events & (EPOLLHUP | EPOLLRDHUP))) {
+		vlb_err("vhost-user back-end %s sent a message nobody asked for",
+			a->socket_path);
+		return -EPROTO;
+	}
+	vlb_err("vhost-user back-end %s closed the connection (did it exit? see its log)",
+		a->socket_path);
+	return -ECONNRESET;
+}
+
+static int handle_event(struct vlb_adapter *a, const struct epoll_event *ev)
+{
+	switch (ev->data.u32) {
+	case SRC_BACKEND_REQ:
+		return vlb_adapter_on_backend_req(a);
+	case SRC_KERNEL:
+		return vlb_adapter_on_kernel(a);
+	default:
+		return 0;
+	}
+}
+
+VLB_EXPORT int vlb_adapter_dispatch(struct vlb_adapter *a)
+{
+	struct epoll_event ev[3];
+	int i, n, rc, handled = 0;
+
+	if (a->error)
+		return a->error;
+	n = epoll_wait(a->epfd, ev, 3, 0);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	/* A hang-up first: nothing else can be relayed then */
+	for (i = 0; i < n; i++)
+		if (ev[i].data.u32 == SRC_BACKEND) {
+			rc = on_backend(a, ev[i].events);
+			if (rc < 0)
+				return vlb_adapter_fail(a, rc);
+		}
+	for (i = 0; i < n; i++) {
+		if (ev[i].data.u32 == SRC_BACKEND)
+			continue;
+		rc = handle_event(a, &ev[i]);
+		if (rc < 0)
+			return vlb_adapter_fail(a, rc);
+		handled += rc;
+	}
+	return handled;
+}
+
+/* Wait up to timeout_ms and dispatch: 0, 1 when stopped, or -errno */
+static int serve_once(struct vlb_adapter *a, int timeout_ms)
+{
+	struct pollfd fds[2] = {
+		{ .fd = a->stop_fd, .events = POLLIN },
+		{ .fd = a->epfd, .events = POLLIN },
+	};
+	eventfd_t ignored;
+	int rc;
+
+	if (a->error)
+		return a->error;
+	if (poll(fds, 2, timeout_ms) < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (fds[0].revents) {
+		eventfd_read(a->stop_fd, &ignored);	/* used up by this stop */
+		return 1;
+	}
+	rc = fds[1].revents ? vlb_adapter_dispatch(a) : 0;
+	return rc < 0 ? rc : 0;
+}
+
+VLB_EXPORT int vlb_adapter_run(struct vlb_adapter *a)
+{
+	int rc;
+
+	while ((rc = serve_once(a, -1)) == 0)
+		;
+	return rc == 1 ? 0 : rc;
+}
+
+static void *serve_thread(void *arg)
+{
+	struct vlb_adapter *a = arg;
+
+	a->thread_rc = vlb_adapter_run(a);
+	return NULL;
+}
+
+VLB_EXPORT int vlb_adapter_run_thread(struct vlb_adapter *a)
+{
+	sigset_t all, old;
+	int rc;
+
+	if (a->thread_started)
+		return -EBUSY;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&a->thread, NULL, serve_thread, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		vlb_err("cannot start the adapter's thread: %s", strerror(rc));
+		return -rc;
+	}
+	a->thread_started = true;
+	return 0;
+}
+
+VLB_EXPORT int vlb_adapter_join(struct vlb_adapter *a)
+{
+	if (!a->thread_started)
+		return -EINVAL;
+	vlb_adapter_stop(a);
+	pthread_join(a->thread, NULL);
+	a->thread_started = false;
+	return a->thread_rc;
+}
+
+VLB_EXPORT void vlb_adapter_stop(struct vlb_adapter *a)
+{
+	eventfd_write(a->stop_fd, 1);	/* write(2): async-signal-safe */
+}
+
+VLB_EXPORT int vlb_adapter_virtio_index(struct vlb_adapter *a)
+{
+	struct vlb_info info;
+	int rc;
+
+	if (a->error || a->dev_fd < 0)
+		return -ENODEV;
+	if (a->virtio_index >= 0)
+		return a->virtio_index;
+	rc = vlb_tp_get_info(a->dev_fd, &info);
+	if (rc < 0)
+		return rc;
+	if (info.virtio_index < 0)
+		return -EAGAIN;
+	a->virtio_index = info.virtio_index;
+	return a->virtio_index;
+}
+
+VLB_EXPORT int vlb_adapter_wait_sysfs(struct vlb_adapter *a, const char *pattern,
+				      char *name, size_t len, int timeout_ms)
+{
+	int64_t deadline = vhu_now_ms() + timeout_ms;
+	int64_t left;
+	int idx, rc;
+
+	for (;;) {
+		idx = vlb_adapter_virtio_index(a);
+		if (idx < 0 && idx != -EAGAIN)
+			return a->error ? a->error : idx;
+		rc = idx < 0 ? 0 : vlb_sysfs_find(idx, pattern, name, len);
+		if (rc)
+			return rc < 0 ? rc : 0;
+		left = SYSFS_POLL_MS;
+		if (timeout_ms >= 0 && (left = deadline - vhu_now_ms()) <= 0)
+			return -ETIMEDOUT;
+		rc = serve_once(a, left < SYSFS_POLL_MS ? (int)left : SYSFS_POLL_MS);
+		if (rc)
+			return rc == 1 ? -EINTR : rc;
+	}
+}
+
+VLB_EXPORT uint32_t vlb_adapter_device_id(struct vlb_adapter *a)
+{
+	return a->device_id;
+}
+
+VLB_EXPORT unsigned int vlb_adapter_num_queues(struct vlb_adapter *a)
+{
+	return a->num_queues;
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
+/* Private to libvloopback: what adapter.c and adapter_relay.c share. */
+#ifndef VLB_ADAPTER_PRIV_H
+#define VLB_ADAPTER_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vloopback/adapter.h>
+#include <vloopback/uapi.h>
+
+#include "vhost_user.h"
+
+/* What the adapter's epoll fd reports, in epoll_event.data.u32 */
+enum vlb_adapter_source {
+	SRC_KERNEL = 1,		/* the device fd: messages from the driver */
+	SRC_BACKEND,		/* the vhost-user socket: only a hang-up is expected */
+	SRC_BACKEND_REQ,	/* the back-end's request channel */
+};
+
+struct vlb_adapter {
+	char *socket_path;		/* for messages */
+	char *tag;			/* the fs/9p tag option, or NULL */
+	int timeout_ms;			/* per exchange with the back-end */
+	int sock;			/* vhost-user socket */
+	int req_fd;			/* our end of the back-end channel, or -1 */
+	int dev_fd;			/* the kernel device, non-blocking */
+	int shm_fd;			/* the shared area, for SET_MEM_TABLE */
+	int epfd;			/* vlb_adapter_fd() */
+	int stop_fd;			/* eventfd: vlb_adapter_stop() */
+	void *mem;			/* our mapping of the shared area */
+	uint64_t shm_size;
+	uint32_t device_id;
+	unsigned int num_queues;
+	int kick[VLB_MAX_QUEUES];	/* the module signals, the back-end reads */
+	int call[VLB_MAX_QUEUES];	/* the back-end signals, the module reads */
+	bool started[VLB_MAX_QUEUES];	/* handed to the back-end */
+	uint64_t offered;		/* features offered to the driver */
+	uint64_t protocol;		/* negotiated protocol features */
+	bool has_protocol;		/* VHU_F_PROTOCOL_FEATURES negotiated */
+	bool owner_sent;
+	uint32_t config_size;		/* asked of the back-end with GET_CONFIG */
+	int error;			/* 0, or the failure that ended the adapter */
+	int virtio_index;		/* cached once known */
+	pthread_t thread;
+	bool thread_started;
+	int thread_rc;
+};
+
+static inline bool vlb_adapter_has(const struct vlb_adapter *a, unsigned int pf)
+{
+	return a->protocol & (1ULL << pf);
+}
+
+/* One exchange with the back-end, with the adapter's timeout and REPLY_ACK */
+int vlb_adapter_call(struct vlb_adapter *a, struct vhu_msg *req,
+		     const int *fds, unsigned int nfds, struct vhu_msg *reply);
+
+/* GET_CONFIG of a->config_size bytes into buf.  0 or -errno (logged) */
+int vlb_adapter_get_config(struct vlb_adapter *a, uint8_t *buf);
+
+/*
+ * End the adapter with error rc (0 < is -errno): remove the kernel device
+ * (in-flight requests fail), disconnect from the back-end.  The first
+ * failure sticks; later calls do nothing.  Returns a->error.
+ */
+int vlb_adapter_fail(struct vlb_adapter *a, int rc);
+
+/* adapter_relay.c: handle what the source reported.  >= 0 or -errno */
+int vlb_adapter_on_kernel(struct vlb_adapter *a);
+int vlb_adapter_on_backend_req(struct vlb_adapter *a);
+
+/* Stop the back-end's started rings (GET_VRING_BASE).  0 or -errno */
+int vlb_adapter_stop_rings(struct vlb_adapter *a);
+
+#endif /* VLB_ADAPTER_PRIV_H */

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * Device types for the adapter: names, ids, defaults, and the few config
+ * fields that depend on the queue count or on options (see adapter_types.h).
+ * Config layouts are the virtio spec's, little-endian.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vloopback/adapter.h>
+
+#include "adapter_types.h"
+#include "internal.h"
+
+#define BIT(n)	(1ULL << (n))
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	put_le16(p, v);
+	put_le16(p + 2, v >> 16);
+}
+
+/* virtio-blk: num_queues (le16 at 34) counts only with VIRTIO_BLK_F_MQ (12) */
+static int blk_finish(struct vlb_type_setup *s)
+{
+	if (!(s->features & BIT(12)))
+		s->num_queues = 1;
+	else
+		put_le16(s->config + 34, s->num_queues);
+	return 0;
+}
+
+/* virtio-fs: tag[36] at 0, num_request_queues (le32) at 36; queue 0 is hiprio */
+static int fs_finish(struct vlb_type_setup *s)
+{
+	if (s->num_queues < 2) {
+		vlb_err("a virtio-fs device needs 2 queues or more (hiprio + requests), the back-end allows %u",
+			s->num_queues);
+		return -ENOTSUP;
+	}
+	if (s->tag) {
+		if (strlen(s->tag) > 36 || !*s->tag) {
+			vlb_err("virtio-fs tag '%s' must be 1 to 36 bytes", s->tag);
+			return -EINVAL;
+		}
+		memset(s->config, 0, 36);
+		memcpy(s->config, s->tag, strlen(s->tag));
+	} else if (!s->config_from_backend) {
+		vlb_err("the back-end does not give the virtio-fs tag (no GET_CONFIG): give one (e.g. --tag myfs)");
+		return -EINVAL;
+	}
+	put_le32(s->config + 36, s->num_queues - 1);
+	return 0;
+}
+
+/* virtio-9p: le16 tag_len, then the tag; read by the driver with MOUNT_TAG (0) */
+static int p9_finish(struct vlb_type_setup *s)
+{
+	size_t len = s->tag ? strlen(s->tag) : 0;
+
+	if (s->config_from_backend && !s->tag)
+		return 0;
+	if (!len || len > VHU_MAX_CONFIG - 2) {
+		vlb_err("a 9p device needs a tag of 1 to %u bytes (e.g. --tag myfs)",
+			VHU_MAX_CONFIG - 2);
+		return -EINVAL;
+	}
+	put_le16(s->config, len);
+	memcpy(s->config + 2, s->tag, len);
+	s->config_size = 2 + len;
+	s->features |= BIT(0);
+	return 0;
+}
+
+/*
+ * virtio-net with rx and tx only: the adapter creates no control queue, so
+ * the features that need one go; without the back-end's config, so do the
+ * ones read from it (the driver then picks a random MAC, link up).
+ */
+#define NET_CTRL_FEATURES	(BIT(2) | BIT(17) | BIT(18) | BIT(19) | BIT(20) | \
+				 BIT(21) | BIT(22) | BIT(23) | BIT(52) | BIT(53) | \
+				 BIT(57) | BIT(60) | BIT(61))
+#define NET_CONFIG_FEATURES	(BIT(3) | BIT(5) | BIT(16) | BIT(62) | BIT(63))
+
+static int net_finish(struct vlb_type_setup *s)
+{
+	s->features &= ~NET_CTRL_FEATURES;
+	if (!s->config_from_backend)
+		s->features &= ~NET_CONFIG_FEATURES;
+	s->num_queues = 2;
+	return 0;
+}
+
+static const struct vlb_type types[] = {
+	{ "net",	1,  2, 12, false, net_finish },
+	{ "blk",	2,  0, 60, true,  blk_finish },
+	{ "console",	3,  2, 12, false, NULL },
+	{ "rng",	4,  1, 0,  false, NULL },
+	{ "9p",		9,  1, 0,  false, p9_finish },
+	{ "input",	18, 2, 136, false, NULL },
+	{ "vsock",	19, 3, 8,  false, NULL },
+	{ "sound",	25, 4, 16, false, NULL },
+	{ "fs",		26, 2, 40, false, fs_finish },
+	{ "scmi",	32, 2, 0,  false, NULL },
+	{ "i2c",	34, 1, 0,  false, NULL },
+	{ "gpio",	41, 2, 8,  false, NULL },
+};
+
+#define N_TYPES	(sizeof(types) / sizeof(types[0]))
+
+const struct vlb_type *vlb_type_get(uint32_t id)
+{
+	static const struct vlb_type generic = { .queues = 1 };
+	size_t i;
+
+	for (i = 0; i < N_TYPES; i++)
+		if (types[i].id == id)
+			return &types[i];
+	return &generic;
+}
+
+VLB_EXPORT int vlb_adapter_type_id(const char *name)
+{
+	unsigned long id;
+	char *end;
+	size_t i;
+
+	if (!name || !*name)
+		return -EINVAL;
+	for (i = 0; i < N_TYPES; i++)
+		if (!strcmp(types[i].name, name))
+			return types[i].id;
+	id = strtoul(name, &end, 10);
+	if (*end || name[0] < '1' || name[0] > '9' || id > 63)
+		return -EINVAL;
+	return (int)id;
+}
+
+VLB_EXPORT const char *vlb_adapter_type_name(uint32_t device_id)
+{
+	return vlb_type_get(device_id)->name;
+}
