@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * vloopbackctl attach: make a vhost-user back-end's device a local kernel
+ * device.  The adapter runs in this process until the device is up; then,
+ * unless --foreground, a child carries on serving and the command returns.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <vloopback/vloopback.h>
+
+#include "cli.h"
+
+/* Generous: a driver's probe under emulation takes seconds */
+#define DRIVER_WAIT_MS	30000
+
+struct attach_opts {
+	const char *type;
+	const char *socket;
+	const char *name;
+	const char *tag;
+	unsigned long num_queues;
+	unsigned long queue_size;
+	unsigned long timeout_ms;
+	bool foreground;
+	bool verbose;
+};
+
+/* How the kernel shows a device of each type, and which driver takes it */
+struct presentation {
+	uint32_t device_id;
+	const char *sysfs;	/* glob under /sys/bus/virtio/devices/virtioN/ */
+	const char *driver;	/* the module to load */
+};
+
+static const struct presentation presentations[] = {
+	{ 1,  "net/?*",    "virtio_net" },
+	{ 2,  "block/vd*", "virtio_blk" },
+	{ 3,  "driver",    "virtio_console" },
+	{ 4,  "driver",    "virtio_rng" },
+	{ 9,  "driver",    "9pnet_virtio" },
+	{ 18, "driver",    "virtio_input" },
+	{ 19, "driver",    "vmw_vsock_virtio_transport" },
+	{ 25, "driver",    "virtio_snd" },
+	{ 26, "driver",    "virtiofs" },
+	{ 34, "driver",    "i2c_virtio" },
+	{ 41, "driver",    "gpio_virtio" },
+};
+
+static const struct presentation *presentation_of(uint32_t id)
+{
+	static const struct presentation other = { 0, "driver", NULL };
+	size_t i;
+
+	for (i = 0; i < sizeof(presentations) / sizeof(presentations[0]); i++)
+		if (presentations[i].device_id == id)
+			return &presentations[i];
+	return &other;
+}
+
+static const char usage[] =
+"Usage: vloopbackctl attach --type TYPE --socket PATH [OPTIONS]\n"
+"\n"
+"Connect to the vhost-user back-end listening on PATH and make its device a\n"
+"device of this kernel.  Prints what it became (/dev/vdX, an interface, the\n"
+"virtio-fs tag, or virtioN) once the kernel's driver has it, and leaves the\n"
+"adapter running in the background.\n"
+"\n"
+"  -t, --type TYPE       blk, fs, net, rng, input, gpio, sound, console, scmi,\n"
+"                        i2c, vsock, 9p, or a virtio device id (1-63)\n"
+"  -s, --socket PATH     the back-end's unix socket\n"
+"  -n, --name NAME       name of the attachment (default: TYPE0, TYPE1, ...)\n"
+"      --num-queues N    queues (default: the type's; never more than the back-end's)\n"
+"      --queue-size N    ring entries per queue, a power of two (default 256)\n"
+"      --tag TAG         virtio-fs or 9p tag, for back-ends that do not give one\n"
+"      --timeout MS      how long to wait for each answer of the back-end (default 5000)\n"
+"  -f, --foreground      keep serving in this process until SIGTERM or SIGINT\n"
+"  -v, --verbose         print what the adapter does\n"
+"  -h, --help            this text\n"
+"\n"
+"Exit status: 0 attached; 2 usage; 3 module not loaded; 4 not permitted;\n"
+"5 back-end unreachable or refused; 1 other failures.  See vloopbackctl(8).\n";
+
+static int parse_number(const char *opt, const char *arg, unsigned long max,
+			unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(arg, &end, 0);
+	if (errno || *end || !*arg || *out == 0 || *out > max)
+		return cli_usage("attach", "%s needs a number from 1 to %lu, not '%s'",
+				 opt, max, arg);
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct attach_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "num-queues", required_argument, NULL, 'Q' },
+		{ "queue-size", required_argument, NULL, 'S' },
+		{ "tag", required_argument, NULL, 'T' },
+		{ "timeout", required_argument, NULL, 'W' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int c, rc = 0;
+
+	memset(o, 0, sizeof(*o));
+	while (rc == 0 && (c = getopt_long(argc, argv, "t:s:n:fvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't': o->type = optarg; break;
+		case 's': o->socket = optarg; break;
+		case 'n': o->name = optarg; break;
+		case 'T': o->tag = optarg; break;
+		case 'f': o->foreground = true; break;
+		case 'v': o->verbose = true; break;
+		case 'Q': rc = parse_number("--num-queues", optarg, VLB_MAX_QUEUES, &o->num_queues); break;
+		case 'S': rc = parse_number("--queue-size", optarg, VLB_MAX_QUEUE_SIZE, &o->queue_size); break;
+		case 'W': rc = parse_number("--timeout", optarg, 600000, &o->timeout_ms); break;
+		case 'h': fputs(usage, stdout); return -1;
+		default: return cli_usage("attach", "unknown option");
+		}
+	}
+	if (rc)
+		return rc;
+	if (optind < argc)
+		return cli_usage("attach", "unexpected argument '%s'", argv[optind]);
+	if (!o->type || !o->socket)
+		return cli_usage("attach", "--type and --socket are required");
+	if (o->name && !state_name_valid(o->name))
+		return cli_usage("attach", "a name is 1 to %d letters, digits, '-' or '_', not '%s'",
+				 NAME_MAX_LEN, o->name);
+	return 0;
+}
+
+/* NAME free for a new attachment: no state, or a stale one (removed) */
+static bool name_free(const char *name)
+{
+	struct cli_state s;
+
+	if (state_read(name, &s) < 0)
+		return true;
+	if (state_alive(&s))
+		return false;
+	state_remove(name, true);
+	return true;
+}
+
+static int pick_name(const struct attach_opts *o, uint32_t id, char *name)
+{
+	const char *base = vlb_adapter_type_name(id);
+	int i;
+
+	if (o->name) {
+		if (!name_free(o->name))
+			return cli_error(EXIT_FAIL, "attach %s: an attachment of that name runs (detach it first, or choose another --name)",
+					 o->name);
+		snprintf(name, NAME_MAX_LEN + 1, "%s", o->name);
+		return 0;
+	}
+	for (i = 0; i < 1000; i++) {
+		if (base)
+			snprintf(name, NAME_MAX_LEN + 1, "%s%d", base, i);
+		else
+			snprintf(name, NAME_MAX_LEN + 1, "virtio%u-%d", id, i);
+		if (name_free(name))
+			return 0;
+	}
+	return cli_error(EXIT_FAIL, "attach: no free name (detach some, or give --name)");
+}
+
+static int check_module(void)
+{
+	struct vlb_module_info info;
+	int rc = vlb_module_info(&info);
+
+	if (rc == 0)
+		return 0;
+	if (rc == -ENOENT || rc == -ENODEV || rc == -ENXIO)
+		return cli_report(-rc, EXIT_NO_MODULE, "attach");
+	return cli_report(-rc, EXIT_FAIL, "attach");
+}
+
+/* What the device became, once the kernel's driver has it */
+static int wait_for_driver(struct vlb_adapter *a, const struct attach_opts *o,
+			   const char *name, struct cli_state *s)
+{
+	const struct presentation *p = presentation_of(vlb_adapter_device_id(a));
+	char found[48];	/* vdX, an interface name: short */
+	int rc;
+
+	rc = vlb_adapter_wait_sysfs(a, p->sysfs, found, sizeof(found), DRIVER_WAIT_MS);
+	if (rc == -ETIMEDOUT && p->driver)
+		return cli_error(EXIT_FAIL, "attach %s: no driver took virtio%d within %d s (is %s loaded? try: modprobe %s)",
+				 name, vlb_adapter_virtio_index(a), DRIVER_WAIT_MS / 1000,
+				 p->driver, p->driver);
+	if (rc == -ETIMEDOUT)
+		return cli_error(EXIT_FAIL, "attach %s: no driver took virtio%d within %d s (does this kernel have a driver for virtio device type %u?)",
+				 name, vlb_adapter_virtio_index(a), DRIVER_WAIT_MS / 1000,
+				 vlb_adapter_device_id(a));
+	if (rc < 0)
+		return cli_report(-rc, EXIT_FAIL, "attach: waiting for the kernel's driver");
+	s->virtio_index = vlb_adapter_virtio_index(a);
+	if (!strncmp(p->sysfs, "block/", 6))
+		snprintf(s->node, sizeof(s->node), "/dev/%s", found);
+	else if (!strncmp(p->sysfs, "net/", 4))
+		snprintf(s->node, sizeof(s->node), "%s", found);
+	else if (o->tag)
+		snprintf(s->node, sizeof(s->node), "%s", o->tag);
+	else
+		snprintf(s->node, sizeof(s->node), "virtio%d", s->virtio_index);
+	return 0;
+}
+
+static struct vlb_adapter *serving;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	vlb_adapter_stop(serving);
+}
+
+/* Serve until stopped or failed; the attachment is gone afterwards */
+static int serve(struct vlb_adapter *a, const char *name)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	int rc;
+
+	serving = a;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	rc = vlb_adapter_run(a);
+	vlb_adapter_destroy(a);
+	/* After a failure the log stays: it says why */
+	state_remove(name, rc == 0);
+	return rc == 0 ? 0 : cli_report(-rc, EXIT_FAIL, "adapter");
+}
+
+/* Fork; the child serves, the parent returns once the child's state is written */
+static int serve_in_background(struct vlb_adapter *a, struct cli_state *s)
+{
+	char log[256], ok;
+	int pipefd[2], fd;
+	pid_t pid;
+
+	state_log_path(s->name, log, sizeof(log));
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return cli_error(EXIT_FAIL, "attach %s: pipe: %s", s->name, strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return cli_error(EXIT_FAIL, "attach %s: fork: %s", s->name, strerror(errno));
+	if (pid > 0) {
+		close(pipefd[1]);
+		if (read(pipefd[0], &ok, 1) != 1)
+			return cli_error(EXIT_FAIL, "attach %s: the adapter ended at once (see %s)",
+					 s->name, log);
+		return 0;
+	}
+	close(pipefd[0]);
+	setsid();
+	fd = open("/dev/null", O_RDWR);
+	dup2(fd, 0);
+	dup2(fd, 1);
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		dup2(fd, 2);
+	cli_log_direct();
+	s->pid = getpid();
+	if (state_write(s) < 0)
+		_exit(cli_error(EXIT_FAIL, "cannot write the state of %s", s->name));
+	fprintf(stderr, "vloopbackctl: %s: serving %s (virtio%d) for %s, pid %d\n",
+		s->name, s->node, s->virtio_index, s->socket, (int)s->pid);
+	if (write(pipefd[1], "", 1) != 1)
+		_exit(EXIT_FAIL);
+	close(pipefd[1]);
+	_exit(serve(a, s->name));
+}
+
+static int attach(const struct attach_opts *o, uint32_t id, const char *name)
+{
+	struct vlb_adapter_config cfg = {
+		.size = sizeof(cfg),
+		.device_id = id,
+		.socket_path = o->socket,
+		.num_queues = o->num_queues,
+		.queue_size = o->queue_size,
+		.timeout_ms = o->timeout_ms,
+		.tag = o->tag,
+	};
+	struct cli_state s = { .virtio_index = -1, .device_id = id };
+	struct vlb_adapter *a;
+	int rc;
+
+	rc = vlb_adapter_create(&cfg, &a);
+	if (rc < 0)
+		return cli_report(-rc, -rc == ENOENT ? EXIT_BACKEND : EXIT_FAIL, "attach");
+	rc = vlb_adapter_start(a);
+	if (rc == 0)
+		rc = wait_for_driver(a, o, name, &s);
+	else
+		rc = cli_report(-rc, EXIT_FAIL, "attach");
+	if (rc) {
+		vlb_adapter_destroy(a);
+		return rc;
+	}
+	snprintf(s.name, sizeof(s.name), "%s", name);
+	snprintf(s.type, sizeof(s.type), "%s", o->type);
+	snprintf(s.socket, sizeof(s.socket), "%s", o->socket);
+	s.queues = vlb_adapter_num_queues(a);
+	if (!o->foreground) {
+		rc = serve_in_background(a, &s);
+		if (rc == 0)
+			printf("%s\n", s.node);
+		return rc;	/* the device is the child's now: no destroy */
+	}
+	s.pid = getpid();
+	rc = state_write(&s);
+	if (rc < 0) {
+		vlb_adapter_destroy(a);
+		return cli_error(EXIT_FAIL, "cannot write %s/%s: %s", STATE_DIR, name,
+				 strerror(-rc));
+	}
+	printf("%s\n", s.node);
+	fflush(stdout);
+	return serve(a, name);
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	struct attach_opts o;
+	char name[NAME_MAX_LEN + 1];
+	int id, rc;
+
+	rc = parse_opts(argc, argv, &o);
+	if (rc)
+		return rc < 0 ? 0 : rc;	/* -1: --help */
+	id = vlb_adapter_type_id(o.type);
+	if (id < 0)
+		return cli_usage("attach", "unknown device type '%s': use blk, fs, net, rng, input, gpio, sound, console, scmi, i2c, vsock, 9p, or a number 1-63",
+				 o.type);
+	cli_log_init(o.verbose);
+	rc = check_module();
+	if (rc)
+		return rc;
+	rc = state_dir_create();
+	if (rc < 0)
+		return cli_error(rc == -EACCES || rc == -EPERM ? EXIT_PERM : EXIT_FAIL,
+				 "cannot create %s: %s (run as root)", STATE_DIR, strerror(-rc));
+	rc = pick_name(&o, id, name);
+	return rc ? rc : attach(&o, id, name);
+}

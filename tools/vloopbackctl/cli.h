@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
+/* vloopbackctl: what the subcommands share. */
+#ifndef VLOOPBACKCTL_CLI_H
+#define VLOOPBACKCTL_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Exit codes, documented in vloopbackctl(8) */
+enum {
+	EXIT_FAIL = 1,		/* anything not below */
+	EXIT_USAGE = 2,		/* bad command line, unknown type */
+	EXIT_NO_MODULE = 3,	/* virtio_loopback.ko not loaded */
+	EXIT_PERM = 4,		/* not permitted */
+	EXIT_BACKEND = 5,	/* back-end unreachable, refused, or misbehaved */
+	EXIT_NO_NAME = 6,	/* no attachment of that name */
+};
+
+/* Subcommands: argv[0] is the subcommand's name; each returns an exit code */
+int cmd_attach(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+
+/* errors.c: one line per failure, "vloopbackctl: <what>: <why> (<what to do>)" */
+
+/* Route libvloopback's messages: errors kept for cli_report, the rest to stderr */
+void cli_log_init(bool verbose);
+/* From now on, library messages go to stderr as they come (a daemon's log) */
+void cli_log_direct(void);
+/* Print the line and return code */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage error of subcommand cmd: the line, then return EXIT_USAGE */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * A library call failed with -err: print the first error the library
+ * logged (it says what to do), or what plus strerror.  Returns the exit
+ * code for err, or code when err says nothing more specific.
+ */
+int cli_report(int err, int code, const char *what);
+
+/* state.c: /run/vloopback/NAME, one file per attachment */
+#define STATE_DIR	"/run/vloopback"
+#define NAME_MAX_LEN	32
+
+struct cli_state {
+	char name[NAME_MAX_LEN + 1];
+	pid_t pid;			/* the adapter process */
+	char type[16];
+	uint32_t device_id;
+	char socket[108];
+	int virtio_index;
+	char node[64];			/* /dev/vdX, an interface, a tag, or virtioN */
+	unsigned int queues;
+};
+
+bool state_name_valid(const char *name);
+/* 0, or -errno: the directory cannot be made (EACCES...) */
+int state_dir_create(void);
+int state_write(const struct cli_state *s);
+/* 0, -ENOENT when there is no such attachment, or another -errno */
+int state_read(const char *name, struct cli_state *s);
+void state_remove(const char *name, bool with_log);
+/* The log file of an attachment's background adapter */
+void state_log_path(const char *name, char *buf, size_t len);
+/* Whether the adapter process of s still runs */
+bool state_alive(const struct cli_state *s);
+/* Whether the kernel still has the device of s */
+bool state_device_present(const struct cli_state *s);
+/* Names of all attachments, sorted; *n of them.  Free with state_free_names */
+char **state_names(int *n);
+void state_free_names(char **names, int n);
+
+/* Print s as one JSON object (no newline) */
+void state_print_json(const struct cli_state *s);
+
+#endif /* VLOOPBACKCTL_CLI_H */
