@@ -141,6 +141,26 @@ static void push_used(struct vlb_vq *lvq, u16 head)
 }
 
 /*
+ * A dead device must hear every kick: it may have died asking not to be
+ * kicked (VRING_USED_F_NO_NOTIFY, or an avail_event left behind), and then
+ * requests added from now on would never reach vlb_vq_notify().  Ask for the
+ * next one, and look again in case the driver added one meanwhile.
+ */
+static void want_every_kick(struct vlb_vq *lvq)
+{
+	const struct vring *vr = lvq->vring;
+	u16 idx;
+
+	WRITE_ONCE(vr->used->flags, 0);
+	do {
+		vlb_inflight_avail(lvq);
+		idx = lvq->avail_seen;
+		WRITE_ONCE(vring_avail_event(vr), cpu_to_le16(idx));
+		virt_mb();
+	} while (le16_to_cpu(READ_ONCE(vr->avail->idx)) != idx);
+}
+
+/*
  * Return every owed request to the driver.  The device is dead and user
  * space no longer maps the area, so the module is the only writer of the
  * used ring.  Returns how many were returned: the caller raises the irq.
@@ -151,7 +171,7 @@ unsigned int vlb_inflight_fail(struct vlb_vq *lvq)
 
 	if (!lvq->vring)
 		return 0;
-	vlb_inflight_avail(lvq);
+	want_every_kick(lvq);
 	/* what the device wrote past a bad entry is dropped with it */
 	if (!vlb_inflight_used(lvq))
 		WRITE_ONCE(lvq->vring->used->idx, cpu_to_le16(lvq->used_seen));
