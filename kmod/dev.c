@@ -17,6 +17,7 @@
  * gets the first two from a work item, and the last when its fd is closed.
  */
 #include <linux/anon_inodes.h>
+#include <linux/cred.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
@@ -29,6 +30,35 @@
 #include "vloopback.h"
 
 static DEFINE_IDA(vlb_ida);
+
+/* every device with an open fd, for the per-user limit */
+static LIST_HEAD(vlb_devices);
+static DEFINE_MUTEX(vlb_devices_lock);
+
+/* 0, or -EUSERS when @uid already has @limit devices (0: no limit) */
+static int vlb_dev_track(struct vlb_device *ldev, unsigned int limit)
+{
+	struct vlb_device *d;
+	unsigned int n = 0;
+	int err = 0;
+
+	mutex_lock(&vlb_devices_lock);
+	list_for_each_entry(d, &vlb_devices, node)
+		n += uid_eq(d->owner, ldev->owner);
+	if (limit && n >= limit)
+		err = -EUSERS;
+	else
+		list_add(&ldev->node, &vlb_devices);
+	mutex_unlock(&vlb_devices_lock);
+	return err;
+}
+
+static void vlb_dev_untrack(struct vlb_device *ldev)
+{
+	mutex_lock(&vlb_devices_lock);
+	list_del(&ldev->node);
+	mutex_unlock(&vlb_devices_lock);
+}
 
 void vlb_dev_fail(struct vlb_device *ldev, const char *why)
 {
@@ -134,6 +164,7 @@ static int vlb_dev_release(struct inode *inode, struct file *file)
 		vlb_vq_release_fds(&ldev->vqs[i]);
 	mutex_unlock(&ldev->fds_lock);
 	device_del(&ldev->dev);
+	vlb_dev_untrack(ldev);
 	put_device(&ldev->dev);
 	return 0;
 }
@@ -353,8 +384,12 @@ static int vlb_dev_alloc_parts(struct vlb_device *ldev,
 	return vlb_shm_init(ldev, c->shm_size);
 }
 
-/* @c was validated by the caller.  Returns the new device's fd. */
-int vlb_dev_create(const struct vlb_create *c, const void __user *config)
+/*
+ * @c was validated by the caller.  @user_limit: how many devices the caller's
+ * uid may have (0: no limit).  Returns the new device's fd.
+ */
+int vlb_dev_create(const struct vlb_create *c, const void __user *config,
+		   unsigned int user_limit)
 {
 	struct vlb_device *ldev;
 	int index, err, fd;
@@ -368,6 +403,7 @@ int vlb_dev_create(const struct vlb_create *c, const void __user *config)
 		return index == -ENOSPC ? -EBUSY : index;
 	}
 	ldev->index = index;
+	ldev->owner = current_uid();
 	vlb_dev_init(ldev, c);
 	err = dev_set_name(&ldev->dev, "vloopback%u", index);
 	if (!err)
@@ -376,11 +412,16 @@ int vlb_dev_create(const struct vlb_create *c, const void __user *config)
 		err = device_add(&ldev->dev);
 	if (err)
 		goto put;
+	err = vlb_dev_track(ldev, user_limit);
+	if (err)
+		goto del;
 	fd = anon_inode_getfd("[virtio-loopback]", &vlb_dev_fops, ldev,
 			      O_RDWR | O_CLOEXEC);
 	if (fd >= 0)
 		return fd;
 	err = fd;
+	vlb_dev_untrack(ldev);
+del:
 	device_del(&ldev->dev);
 put:
 	put_device(&ldev->dev);

@@ -26,6 +26,28 @@ module_param_array(device_types, uint, &num_device_types, 0444);
 MODULE_PARM_DESC(device_types,
 		 "virtio device ids that may be created (default: net, block, console, rng, 9p, input, sound, fs, scmi, i2c, gpio)");
 
+/*
+ * Who else may create devices: a process that can open the node for writing
+ * (udev gives the vloopback group mode 0660) but lacks CAP_SYS_ADMIN may
+ * create only these types, only this many at a time, with a smaller area.
+ * The default is none: handing a device type to users is the admin's call
+ * (a block device can be mounted by automounters, an input device types
+ * into the console, an rng credits entropy).
+ */
+static unsigned int user_device_types[64];
+static unsigned int num_user_device_types;
+module_param_array(user_device_types, uint, &num_user_device_types, 0444);
+MODULE_PARM_DESC(user_device_types,
+		 "virtio device ids that users without CAP_SYS_ADMIN may create (default: none)");
+
+static unsigned int max_user_devices = 4;
+module_param(max_user_devices, uint, 0444);
+MODULE_PARM_DESC(max_user_devices, "devices one user without CAP_SYS_ADMIN may have at once (default 4)");
+
+static unsigned int user_shm_max_mb = 64;
+module_param(user_shm_max_mb, uint, 0444);
+MODULE_PARM_DESC(user_shm_max_mb, "largest shared area a user without CAP_SYS_ADMIN may ask for (MiB, default 64)");
+
 static unsigned int reply_timeout_ms = 10000;
 module_param(reply_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(reply_timeout_ms,
@@ -61,15 +83,27 @@ unsigned int vlb_max_devices(void)
 	return clamp(max_devices, 1U, 4096U);
 }
 
-static u64 vlb_allowed_types(void)
+static u64 vlb_type_mask(const unsigned int *types, unsigned int n)
 {
 	u64 mask = 0;
 	unsigned int i;
 
-	for (i = 0; i < num_device_types; i++)
-		if (device_types[i] > 0 && device_types[i] < 64)
-			mask |= BIT_ULL(device_types[i]);
+	for (i = 0; i < n; i++)
+		if (types[i] > 0 && types[i] < 64)
+			mask |= BIT_ULL(types[i]);
 	return mask;
+}
+
+static u64 vlb_allowed_types(void)
+{
+	return vlb_type_mask(device_types, num_device_types);
+}
+
+/* A user's types are also subject to the system-wide list. */
+static u64 vlb_user_types(void)
+{
+	return vlb_allowed_types() &
+	       vlb_type_mask(user_device_types, num_user_device_types);
 }
 
 static long vlb_ioc_version(void __user *arg)
@@ -86,29 +120,31 @@ static long vlb_ioc_version(void __user *arg)
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
-static int vlb_check_shm(struct vlb_create *c)
+static int vlb_check_shm(struct vlb_create *c, bool admin)
 {
 	size_t rings = vlb_shm_ring_bytes(c->num_queues, c->queue_size);
+	u64 max = (u64)(admin ? shm_max_mb : min(shm_max_mb, user_shm_max_mb)) << 20;
 
 	if (!c->shm_size)
 		c->shm_size = max_t(u64, (u64)shm_default_mb << 20,
 				    PAGE_ALIGN(rings + VLB_MIN_BOUNCE));
-	if (!PAGE_ALIGNED(c->shm_size) ||
-	    c->shm_size > (u64)shm_max_mb << 20 ||
+	if (!PAGE_ALIGNED(c->shm_size) || c->shm_size > max ||
 	    c->shm_size < rings + VLB_MIN_BOUNCE)
 		return -EINVAL;
 	return 0;
 }
 
-static int vlb_check_create(struct vlb_create *c)
+static int vlb_check_create(struct vlb_create *c, bool admin)
 {
 	if (c->flags || memchr_inv(c->reserved, 0, sizeof(c->reserved)))
 		return -EINVAL;
 	if (c->device_id == 0 || c->device_id >= 64)
 		return -EINVAL;
-	if (!(vlb_allowed_types() & BIT_ULL(c->device_id))) {
-		pr_info_ratelimited("virtio_loopback: device type %u is not in the device_types parameter\n",
-				    c->device_id);
+	if (!((admin ? vlb_allowed_types() : vlb_user_types()) &
+	      BIT_ULL(c->device_id))) {
+		pr_info_ratelimited("virtio_loopback: device type %u is not in the %s parameter\n",
+				    c->device_id,
+				    admin ? "device_types" : "user_device_types");
 		return -EPERM;
 	}
 	if (!c->num_queues || c->num_queues > VLB_MAX_QUEUES ||
@@ -120,16 +156,20 @@ static int vlb_check_create(struct vlb_create *c)
 		return -EINVAL;
 	if (c->features & VLB_UNSUPPORTED_FEATURES)
 		return -EINVAL;
-	return vlb_check_shm(c);
+	return vlb_check_shm(c, admin);
 }
 
-static long vlb_ioc_create(void __user *arg)
+/* The node's permissions decide who gets here; capabilities decide what. */
+static long vlb_ioc_create(struct file *file, void __user *arg)
 {
+	bool admin = capable(CAP_SYS_ADMIN);
 	struct vlb_create c;
 	u32 usize;
 	int err;
 
-	if (!capable(CAP_SYS_ADMIN))
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+	if (!admin && !vlb_user_types())
 		return -EPERM;
 	if (get_user(usize, (u32 __user *)arg))
 		return -EFAULT;
@@ -139,10 +179,11 @@ static long vlb_ioc_create(void __user *arg)
 	err = copy_struct_from_user(&c, sizeof(c), arg, usize);
 	if (err)
 		return err == -E2BIG ? -EINVAL : err;
-	err = vlb_check_create(&c);
+	err = vlb_check_create(&c, admin);
 	if (err)
 		return err;
-	return vlb_dev_create(&c, u64_to_user_ptr(c.config));
+	return vlb_dev_create(&c, u64_to_user_ptr(c.config),
+			      admin ? 0 : max_user_devices);
 }
 
 static long vlb_ctl_ioctl(struct file *file, unsigned int cmd,
@@ -154,7 +195,7 @@ static long vlb_ctl_ioctl(struct file *file, unsigned int cmd,
 	case VLB_IOC_GET_VERSION:
 		return vlb_ioc_version(uarg);
 	case VLB_IOC_CREATE:
-		return vlb_ioc_create(uarg);
+		return vlb_ioc_create(file, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -76,6 +76,8 @@ struct vlb_device {
 	struct device dev;		/* vloopbackN: owns the DMA ops */
 	struct virtio_device vdev;	/* virtioM, what the drivers see */
 	unsigned int index;
+	kuid_t owner;			/* who created it */
+	struct list_head node;		/* in vlb_devices */
 
 	/* what user space described at creation, immutable */
 	u32 device_id;
@@ -126,7 +128,8 @@ unsigned int vlb_reply_timeout_ms(void);
 unsigned int vlb_max_devices(void);
 
 /* dev.c */
-int vlb_dev_create(const struct vlb_create *c, const void __user *config);
+int vlb_dev_create(const struct vlb_create *c, const void __user *config,
+		   unsigned int user_limit);
 void vlb_dev_fail(struct vlb_device *ldev, const char *why);
 void vlb_dev_fail_async(struct vlb_device *ldev);
 
