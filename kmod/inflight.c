@@ -47,6 +47,7 @@ void vlb_inflight_avail(struct vlb_vq *lvq)
 		return;
 	n = window(lvq, le16_to_cpu(READ_ONCE(vr->avail->idx)),
 		   &lvq->avail_seen);
+	/* entries below the index were written before it: read them after */
 	virt_rmb();
 	for (; n; n--, lvq->avail_seen++) {
 		u16 head = le16_to_cpu(READ_ONCE(
@@ -73,6 +74,7 @@ bool vlb_inflight_used(struct vlb_vq *lvq)
 		return true;
 	n = window(lvq, le16_to_cpu(READ_ONCE(vr->used->idx)),
 		   &lvq->used_seen);
+	/* same order as the driver: the index, then the entries below it */
 	virt_rmb();
 	for (; n; n--, lvq->used_seen++) {
 		u32 id = le32_to_cpu(READ_ONCE(
@@ -134,6 +136,7 @@ static void push_used(struct vlb_vq *lvq, u16 head)
 
 	WRITE_ONCE(e->id, cpu_to_le32(head));
 	WRITE_ONCE(e->len, 0);
+	/* the driver must see the entry before the index that publishes it */
 	virt_wmb();
 	WRITE_ONCE(vr->used->idx, cpu_to_le16(idx + 1));
 	/* our own entry must not be counted again as a return */
@@ -156,6 +159,7 @@ static void want_every_kick(struct vlb_vq *lvq)
 		vlb_inflight_avail(lvq);
 		idx = lvq->avail_seen;
 		WRITE_ONCE(vring_avail_event(vr), cpu_to_le16(idx));
+		/* publish the event before looking for what it may have missed */
 		virt_mb();
 	} while (le16_to_cpu(READ_ONCE(vr->avail->idx)) != idx);
 }
