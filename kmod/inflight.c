@@ -50,8 +50,8 @@ void vlb_inflight_avail(struct vlb_vq *lvq)
 	/* entries below the index were written before it: read them after */
 	virt_rmb();
 	for (; n; n--, lvq->avail_seen++) {
-		u16 head = le16_to_cpu(READ_ONCE(
-			vr->avail->ring[lvq->avail_seen & (vr->num - 1)]));
+		u16 slot = lvq->avail_seen & (vr->num - 1);
+		u16 head = le16_to_cpu(READ_ONCE(vr->avail->ring[slot]));
 
 		if (head < vr->num)
 			lvq->owed[head]++;
@@ -77,8 +77,8 @@ bool vlb_inflight_used(struct vlb_vq *lvq)
 	/* same order as the driver: the index, then the entries below it */
 	virt_rmb();
 	for (; n; n--, lvq->used_seen++) {
-		u32 id = le32_to_cpu(READ_ONCE(
-			vr->used->ring[lvq->used_seen & (vr->num - 1)].id));
+		u16 slot = lvq->used_seen & (vr->num - 1);
+		u32 id = le32_to_cpu(READ_ONCE(vr->used->ring[slot].id));
 
 		if (id >= vr->num || (!lvq->owed[id] && !lvq->untracked))
 			return false;

@@ -21,6 +21,7 @@ static unsigned int device_types[64] = {
 	VIRTIO_ID_9P, VIRTIO_ID_INPUT, VIRTIO_ID_SOUND, VIRTIO_ID_FS,
 	VIRTIO_ID_SCMI, VIRTIO_ID_I2C_ADAPTER, VIRTIO_ID_GPIO,
 };
+
 static unsigned int num_device_types = 11;
 module_param_array(device_types, uint, &num_device_types, 0444);
 MODULE_PARM_DESC(device_types,

@@ -29,7 +29,7 @@
 
 /* Bounce slots are 512 bytes: small headers waste little, sectors align. */
 #define VLB_SLOT_SHIFT		9
-#define VLB_SLOT_SIZE		(1UL << VLB_SLOT_SHIFT)
+#define VLB_SLOT_SIZE		BIT(VLB_SLOT_SHIFT)
 /* Large enough for big I/O, small enough not to fail on fragmentation. */
 #define VLB_MAX_MAPPING		(128 * 1024)
 
