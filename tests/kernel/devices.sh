@@ -121,6 +121,11 @@ test_kill9() {
 	check "kill -9: $dev removed" wait_for 10 test ! -e "$dev"
 }
 
+test_config_change() {
+	check "config change: a disk grows when the device says so" \
+		"$VLB_BIN/tests/kernel/test_config"
+}
+
 test_cycles() {
 	shmem_before=$(awk '/^Shmem:/ { print $2 }' /proc/meminfo)
 	blocks_before=$(ls /sys/class/block | wc -l)
@@ -143,6 +148,7 @@ test_ramdisk
 test_ramdisk_mq
 test_input
 test_kill9
+test_config_change
 test_cycles
 unload_module
 finish
