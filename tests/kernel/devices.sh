@@ -67,6 +67,8 @@ test_ramdisk() {
 	check "ramdisk: files survive a remount" sh -c \
 		"mount $dev mnt && sha256sum -c --quiet sums && cmp mnt/data mnt/copy && umount mnt"
 	check "ramdisk: fsck.ext4 -n -f clean" fsck.ext4 -n -f "$dev"
+	check "ramdisk: rmmod refused while the device exists" sh -c \
+		"! rmmod virtio_loopback 2>/dev/null"
 	check "ramdisk: device process exits cleanly" stop_bg
 	check "ramdisk: $dev removed" wait_for 10 test ! -e "$dev"
 }
