@@ -143,10 +143,15 @@ static int start_ring(struct vlb_adapter *a, const struct vlb_vq_info *vq)
 		rc = set_vring_addr(a, vq);
 	if (rc == 0)
 		rc = set_state(a, VHU_SET_VRING_BASE, i, 0);
-	if (rc == 0)
-		rc = set_vring_fd(a, VHU_SET_VRING_KICK, i, a->kick[i]);
+	/*
+	 * The call fd before the kick fd: a back-end starts the ring on its
+	 * kick fd, and the driver may have queued requests already; their
+	 * completions need somewhere to go (libvhost-user fails otherwise).
+	 */
 	if (rc == 0)
 		rc = set_vring_fd(a, VHU_SET_VRING_CALL, i, a->call[i]);
+	if (rc == 0)
+		rc = set_vring_fd(a, VHU_SET_VRING_KICK, i, a->kick[i]);
 	if (rc == 0)
 		a->started[i] = true;
 	return rc;
