@@ -83,6 +83,21 @@ static int check_module(int ctl, const struct vlb_dev_config *cfg)
 	return 0;
 }
 
+/* What a person can do when the module refuses a device check_module passed */
+static const char *create_hint(int err)
+{
+	switch (err) {
+	case -EPERM:
+		return " (without CAP_SYS_ADMIN only the types in the module's user_device_types parameter: see virtio_loopback(4))";
+	case -EUSERS:
+		return " (this user has as many devices as the module's max_user_devices parameter allows: remove one first)";
+	case -EBUSY:
+		return " (the module's max_devices devices exist already)";
+	default:
+		return "";
+	}
+}
+
 static int create_kernel_device(struct vlb_dev *dev,
 				const struct vlb_dev_config *cfg)
 {
@@ -106,8 +121,8 @@ static int create_kernel_device(struct vlb_dev *dev,
 	if (rc == 0) {
 		rc = vlb_tp_create(ctl, &c);
 		if (rc < 0)
-			vlb_err("cannot create virtio device type %u: %s",
-				cfg->device_id, strerror(-rc));
+			vlb_err("cannot create virtio device type %u: %s%s",
+				cfg->device_id, strerror(-rc), create_hint(rc));
 	}
 	close(ctl);
 	if (rc < 0)
