@@ -202,6 +202,9 @@ static int wait_for_driver(struct vlb_adapter *a, const struct attach_opts *o,
 	int rc;
 
 	rc = vlb_adapter_wait_sysfs(a, p->sysfs, found, sizeof(found), DRIVER_WAIT_MS);
+	/* A failed adapter's error may be -ETIMEDOUT too: the back-end's */
+	if (rc == -ETIMEDOUT && vlb_adapter_dispatch(a) < 0)
+		return cli_report(-vlb_adapter_dispatch(a), EXIT_FAIL, "attach");
 	if (rc == -ETIMEDOUT && p->driver)
 		return cli_error(EXIT_FAIL, "attach %s: no driver took virtio%d within %d s (is %s loaded? try: modprobe %s)",
 				 name, vlb_adapter_virtio_index(a), DRIVER_WAIT_MS / 1000,

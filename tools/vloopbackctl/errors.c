@@ -14,21 +14,23 @@
 #include "cli.h"
 
 static char first_error[1024];
+static bool verbose_log;
 
+/* Verbose: every message as it comes; the first error again at the end */
 static void capture(int level, const char *msg, void *opaque)
 {
 	(void)opaque;
-	if (level <= VLB_LOG_ERR) {
-		if (!first_error[0])
-			snprintf(first_error, sizeof(first_error), "%s", msg);
+	if (level <= VLB_LOG_ERR && !first_error[0])
+		snprintf(first_error, sizeof(first_error), "%s", msg);
+	if (level <= VLB_LOG_ERR && !verbose_log)
 		return;
-	}
 	fprintf(stderr, "vloopbackctl: %s%s\n",
 		level == VLB_LOG_WARN ? "warning: " : "", msg);
 }
 
 void cli_log_init(bool verbose)
 {
+	verbose_log = verbose;
 	vlb_set_log_level(verbose ? VLB_LOG_DEBUG : VLB_LOG_WARN);
 	vlb_set_log_fn(capture, NULL);
 }
