@@ -1,0 +1,201 @@
+#!/bin/sh
+# vloopbackctl with real vhost-user back-ends from Debian: qemu-storage-daemon
+# (vhost-user-blk) and virtiofsd, the kernel's own virtio_blk and virtiofs
+# drivers, data checked on both sides; a back-end killed during I/O; the
+# one-line errors and their exit codes; fake_backend.py lying, and announcing
+# a config change.
+. "$VLB_SRC/tests/kernel/lib.sh"
+CTL=$VLB_BUILD/tools/vloopbackctl/vloopbackctl
+FAKE=$VLB_SRC/tests/kernel/fake_backend.py
+QSD_PIDS=
+# The work dir cannot hold sockets; the images stay small on the guest's tmpfs
+cd /tmp || exit 1
+
+# expect_error CODE PATTERN CMD...: CMD exits CODE and says, in one line, PATTERN
+expect_error() {
+	code=$1
+	pattern=$2
+	shift 2
+	"$@" >out 2>err
+	rc=$?
+	cat err
+	[ "$rc" -eq "$code" ] && [ "$(wc -l <err)" -eq 1 ] && [ ! -s out ] &&
+		grep -q "^vloopbackctl.*$pattern" err
+}
+
+# start_qsd NAME IMG SIZE [EXPORT OPTIONS]: an image exported on /tmp/NAME.sock
+start_qsd() {
+	name=$1
+	img=$2
+	truncate -s "$3" "$img"
+	shift 3
+	qemu-storage-daemon \
+		--blockdev driver=file,node-name=f,filename="$img" \
+		--export type=vhost-user-blk,id=e,node-name=f,writable=on,addr.type=unix,addr.path=/tmp/$name.sock"$*" \
+		>"$VLB_WORK/qsd-$name.log" 2>&1 &
+	qsd_pid=$!
+	QSD_PIDS="$QSD_PIDS $qsd_pid"
+	wait_for 20 test -S "/tmp/$name.sock"
+}
+
+fio_verify() {
+	job=$1
+	target=$2
+	shift 2
+	fio --name="$job" --filename="$target" --ioengine=io_uring --direct=1 \
+		--eta=never --verify=crc32c --verify_fatal=1 \
+		--output="$VLB_WORK/fio-$job.log" "$@"
+}
+
+# json_field NAME KEY: KEY of attachment NAME in "vloopbackctl list --json"
+json_field() {
+	"$CTL" list --json | python3 -c '
+import json, sys
+for a in json.load(sys.stdin):
+    if a["name"] == sys.argv[1]:
+        print(a[sys.argv[2]])' "$1" "$2"
+}
+
+test_errors_before_module() {
+	check "no module: exit 3, says modprobe" expect_error 3 "modprobe virtio_loopback" \
+		"$CTL" attach --type blk --socket /tmp/none.sock
+}
+
+test_errors() {
+	check "unknown type: exit 2" expect_error 2 "unknown device type 'disk'" \
+		"$CTL" attach --type disk --socket /tmp/none.sock
+	check "missing socket: exit 5, says start the back-end" \
+		expect_error 5 "/tmp/none.sock.*is the back-end running" \
+		"$CTL" attach --type blk --socket /tmp/none.sock
+	check "detach of an unknown name: exit 6" expect_error 6 "no such attachment" \
+		"$CTL" detach nosuch
+	check "status of an unknown name: exit 6" expect_error 6 "no such attachment" \
+		"$CTL" status nosuch
+}
+
+test_blk() {
+	start_qsd vub disk.img 256M ",num-queues=2" ||
+		{ not_ok "blk: qemu-storage-daemon starts"; return; }
+	dev=$("$CTL" attach --type blk --socket /tmp/vub.sock)
+	check "blk: attach prints the disk ($dev)" test -b "$dev"
+	check "blk: $dev has the image's size" \
+		test "$(blockdev --getsize64 "$dev")" -eq 268435456
+	check "blk: num-queues=2 gives two hardware queues" \
+		test "$(ls "/sys/block/${dev#/dev/}/mq" | wc -l)" -eq 2
+	check "blk: list --json shows blk0 on $dev" \
+		test "$(json_field blk0 node)" = "$dev"
+	check "blk: status blk0 says running" sh -c "'$CTL' status blk0 | grep -q 'state:   running'"
+	check "blk: fio 4k randwrite QD16 verified" fio_verify vu4k "$dev" \
+		--rw=randwrite --bs=4k --iodepth=16 --size=32M
+	check "blk: fio 2 jobs, 64k, verified" fio_verify vu2j "$dev" \
+		--rw=randwrite --bs=64k --iodepth=8 --size=32M --numjobs=2 \
+		--offset=64M --offset_increment=32M
+	head -c 65536 /dev/urandom >pattern
+	dd if=pattern of="$dev" bs=4k seek=12345 oflag=direct conv=fsync status=none
+	check "blk: detach" "$CTL" detach blk0
+	check "blk: $dev removed" test ! -e "$dev"
+	check "blk: list is empty" test "$("$CTL" list --json)" = "[]"
+	check "blk: the data written through $dev is in the image" sh -c \
+		"dd if=disk.img bs=4k skip=12345 count=16 status=none | cmp - pattern"
+	check "blk: qemu-storage-daemon still runs after detach" kill -0 "$qsd_pid"
+	dev2=$("$CTL" attach --type blk --socket /tmp/vub.sock --name again --num-queues 1)
+	check "blk: attach again to the same daemon, 1 queue ($dev2)" \
+		test "$(ls "/sys/block/${dev2#/dev/}/mq" 2>/dev/null | wc -l)" -eq 1
+	check "blk: the data is still there" sh -c \
+		"dd if=$dev2 bs=4k skip=12345 count=16 iflag=direct status=none | cmp - pattern"
+	check "blk: detach again" "$CTL" detach again
+}
+
+test_kill9() {
+	start_qsd vk kill.img 64M || { not_ok "kill -9: qemu-storage-daemon starts"; return; }
+	dev=$("$CTL" attach --type blk --socket /tmp/vk.sock --name victim)
+	check "kill -9: attached ($dev)" test -b "$dev"
+	adapter=$(awk -F= '$1 == "pid" { print $2 }' /run/vloopback/victim)
+	start=$(date +%s)
+	fio --name=kill --filename="$dev" --ioengine=io_uring --direct=1 \
+		--rw=randrw --bs=4k --iodepth=32 --time_based --runtime=120 \
+		--eta=never --output="$VLB_WORK/fio-vkill.log" &
+	fio=$!
+	sleep 3
+	kill -KILL "$qsd_pid"
+	wait "$fio"
+	rc=$?
+	took=$(($(date +%s) - start))
+	check "kill -9: fio ends with an error ($rc)" test "$rc" -ne 0
+	check "kill -9: fio ends within 30 s (${took}s)" test "$took" -lt 30
+	check "kill -9: $dev removed" wait_for 10 test ! -e "$dev"
+	check "kill -9: the adapter exits" wait_for 10 sh -c "! kill -0 $adapter 2>/dev/null"
+	check "kill -9: its log says the back-end closed the connection" \
+		grep -q "closed the connection" /run/vloopback/victim.log
+	check "kill -9: list no longer shows it" test "$("$CTL" list --json)" = "[]"
+}
+
+test_fs() {
+	mkdir -p share mnt
+	echo "written on the host side" >share/from-host
+	/usr/lib/qemu/virtiofsd --socket-path=/tmp/vfs.sock -o source=/tmp/share \
+		-o cache=none >virtiofsd.log 2>&1 &
+	vfs=$!
+	wait_for 20 test -S /tmp/vfs.sock || { not_ok "fs: virtiofsd starts"; cat virtiofsd.log; return; }
+	out=$("$CTL" attach --type fs --socket /tmp/vfs.sock --tag vlbfs)
+	check "fs: attach prints the tag ($out)" test "$out" = vlbfs
+	check "fs: mount -t virtiofs vlbfs" mount -t virtiofs vlbfs mnt
+	check "fs: a file written on the host side is read in the mount" \
+		grep -qx "written on the host side" mnt/from-host
+	echo "written in the mount" >mnt/from-mount
+	check "fs: a file written in the mount is on the host side" \
+		grep -qx "written in the mount" share/from-mount
+	check "fs: umount" umount mnt
+	check "fs: detach" "$CTL" detach fs0
+	wait_for 10 sh -c "! kill -0 $vfs 2>/dev/null" || kill "$vfs"
+}
+
+# lying MODE PATTERN: attach to fake_backend.py MODE fails with exit 5, PATTERN
+lying() {
+	rm -f /tmp/fake.sock
+	python3 "$FAKE" "$1" /tmp/fake.sock &
+	fake=$!
+	wait_for 10 test -S /tmp/fake.sock
+	before=$(ls /sys/bus/virtio/devices | wc -l)
+	check "fake_backend $1: exit 5, says $2" expect_error 5 "$2" \
+		"$CTL" attach --type rng --socket /tmp/fake.sock --timeout 1000
+	check "fake_backend $1: no device left" \
+		wait_for 10 test "$(ls /sys/bus/virtio/devices | wc -l)" -eq "$before"
+	kill "$fake" 2>/dev/null
+	wait "$fake" 2>/dev/null
+}
+
+# qemu-storage-daemon 7.2 does not announce a resize: fake_backend does it
+test_config_change() {
+	rm -f /tmp/fake.sock /tmp/relayed
+	python3 "$FAKE" config-change /tmp/fake.sock /tmp/relayed &
+	fake=$!
+	wait_for 10 test -S /tmp/fake.sock
+	out=$("$CTL" attach --type input --socket /tmp/fake.sock --name cc)
+	check "config change: virtio_input takes the fake's device ($out)" test -n "$out"
+	check "config change: the adapter fetches the new config and acknowledges" \
+		wait_for 10 test -s /tmp/relayed
+	check "config change: detach" "$CTL" detach cc
+	wait "$fake"
+}
+
+test_lying_backends() {
+	lying bad-size "malformed reply to GET_FEATURES"
+	lying wrong-type "answered GET_PROTOCOL_FEATURES"
+	lying fds "more file descriptors than expected"
+	lying silent "did not answer .* in time"
+}
+
+test_errors_before_module
+load_module
+modprobe -a virtio_blk virtiofs virtio_rng virtio_input
+test_errors
+test_blk
+test_kill9
+test_fs
+test_config_change
+test_lying_backends
+kill $QSD_PIDS 2>/dev/null
+check "no attachment left" test "$("$CTL" list --json)" = "[]"
+unload_module
+finish
