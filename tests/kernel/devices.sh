@@ -7,23 +7,6 @@
 EX=$VLB_BUILD/examples
 cd "$VLB_WORK" || exit 1
 
-# start_bg OUT CMD...: run CMD in the background (pid in bg_pid) and wait
-# for the first line it prints, the node it became (in bg_line)
-start_bg() {
-	out=$1
-	shift
-	"$@" >"$out" 2>"$out.err" &
-	bg_pid=$!
-	wait_for 30 test -s "$out" || { cat "$out.err"; return 1; }
-	bg_line=$(head -n 1 "$out")
-}
-
-# stop_bg: SIGTERM and reap the background example; its exit code
-stop_bg() {
-	kill -TERM "$bg_pid"
-	wait "$bg_pid"
-}
-
 fio_verify() {
 	job=$1
 	target=$2

@@ -27,6 +27,23 @@ wait_for() {
 	done
 }
 
+# start_bg OUT CMD...: run CMD in the background (pid in bg_pid) and wait
+# for the first line it prints, the node it became (in bg_line)
+start_bg() {
+	out=$1
+	shift
+	"$@" >"$out" 2>"$out.err" &
+	bg_pid=$!
+	wait_for 60 test -s "$out" || { cat "$out.err"; return 1; }
+	bg_line=$(head -n 1 "$out")
+}
+
+# stop_bg: SIGTERM and reap the background device process; its exit code
+stop_bg() {
+	kill -TERM "$bg_pid"
+	wait "$bg_pid"
+}
+
 load_module() {
 	# the virtio core is modular on 6.1, built in on 6.12
 	modprobe -a virtio virtio_ring 2>/dev/null

@@ -10,23 +10,6 @@ EX=$VLB_SRC/examples/python
 export PYTHONPATH=$VLB_BUILD/bindings/python PYTHONDONTWRITEBYTECODE=1
 cd "$VLB_WORK" || exit 1
 
-# start_bg OUT CMD...: run CMD in the background (pid in bg_pid) and wait
-# for the first line it prints, the node it became (in bg_line)
-start_bg() {
-	out=$1
-	shift
-	"$@" >"$out" 2>"$out.err" &
-	bg_pid=$!
-	wait_for 60 test -s "$out" || { cat "$out.err"; return 1; }
-	bg_line=$(head -n 1 "$out")
-}
-
-# stop_bg: SIGTERM and reap the background device; its exit code
-stop_bg() {
-	kill -TERM "$bg_pid"
-	wait "$bg_pid"
-}
-
 distinct_bytes() { od -An -v -tu1 "$1" | tr -s ' ' '\n' | sort -u | wc -l; }
 
 # same_sector N: sector N of the disk, read directly, is sector N of pattern
