@@ -1,0 +1,430 @@
+#!/bin/bash
+# The benchmark's guest half: tests/bench/run boots a guest with tests/vm/run
+# and runs this in it.  Everything measured lands under $VLB_WORK/raw, read
+# by tests/bench/report.py on the host:
+#   systems.tsv          per block system set-up: id, ok|failed|unavailable,
+#                        queues, device or why not
+#   block/SYS.JOB.R.json fio's JSON, run R of job JOB on system SYS
+#   scale/SYS.qN.R.json  the same, N queues and N fio jobs
+#   cpu.log              /proc/stat every 0.2 s: time busy idle ctxt intr
+#   mem/SYS.qN.*         /proc/meminfo before and after the device came up;
+#                        its processes' /proc/PID/status then (rss-idle) and
+#                        after the block runs (rss-busy)
+#   input.txt            input_latency's lines (vloopback and uinput), and
+#   input-1cpu.txt       the same with every thread on one vCPU
+#   perf/SYS.txt         where the CPU went during 4k randread QD32, and
+#   perf/input-W.txt     per input event sent through way W
+#   env.txt, log.txt     versions and what happened
+#
+# Options (run passes them): --runs N --runtime S --ramp S --scale-runs N
+# --levels "1 2 4" --events N --profile 0|1 --jobs "JOB..." --span SIZE
+# Exits nonzero when the bench itself broke (a system that should work
+# failed to come up or fio failed), never because of a figure.
+# setup_SYS and teardown_SYS are called by name:
+# shellcheck disable=SC2317
+set -u
+
+RUNS=5
+RUNTIME=4
+RAMP=1
+SCALE_RUNS=3
+LEVELS="1 2 4"
+EVENTS=5000
+PROFILE=1
+JOBS="rr4k-qd1 rr4k-qd32 rw4k-qd32 sr1m-qd4 sw1m-qd4"
+DISK_BYTES=1073741824	# every disk is 1 GiB ...
+FIO_SPAN=256M		# ... and fio uses its start (RAM disks stay small)
+while [ $# -gt 0 ]; do
+	case $1 in
+	--runs) RUNS=$2 ;;
+	--runtime) RUNTIME=$2 ;;
+	--ramp) RAMP=$2 ;;
+	--scale-runs) SCALE_RUNS=$2 ;;
+	--levels) LEVELS=$2 ;;
+	--events) EVENTS=$2 ;;
+	--profile) PROFILE=$2 ;;
+	--jobs) JOBS=$2 ;;
+	--span) FIO_SPAN=$2 ;;
+	*) echo "guest.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+	shift 2
+done
+
+RAW=$VLB_WORK/raw
+EX=$VLB_BUILD/examples
+CTL=$VLB_BUILD/tools/vloopbackctl/vloopbackctl
+LATENCY=$VLB_BUILD/tests/bench/input_latency
+KO=$VLB_BUILD/kmod/$VLB_KVER/virtio_loopback.ko
+PY=/usr/bin/python3	# what the binding was built for
+export PYTHONPATH=$VLB_BUILD/bindings/python PYTHONDONTWRITEBYTECODE=1
+# The block systems, in the order of the report
+SYSTEMS="nullblk vduse nbd vlbqsd vlbc vlbpy"
+broken=0
+
+mkdir -p "$RAW/block" "$RAW/scale" "$RAW/mem" "$RAW/perf"
+# Sockets and pid files: the 9p work dir cannot hold sockets
+cd /tmp || exit 1
+mkdir -p /run/lock
+
+log() { echo "bench: [${SECONDS}s] $*" | tee -a "$RAW/log.txt"; }
+
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds
+wait_for() {
+	local deadline=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
+
+# ---- what the machine is ----
+
+environment() {
+	{
+		echo "kernel=$(uname -r)"
+		echo "vcpus=$(nproc)"
+		echo "guest_mem_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
+		echo "cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+		echo "fio=$(fio --version)"
+		echo "qsd=$(qemu-storage-daemon --version | head -n 1)"
+		echo "user_hz=$(getconf CLK_TCK)"
+		echo "shm_default_mb=$(cat /sys/module/virtio_loopback/parameters/shm_default_mb)"
+	} >"$RAW/env.txt"
+}
+
+# ---- CPU: /proc/stat sampled without forking, so it costs next to nothing ----
+
+cpu_sampler() {
+	local line ctxt intr f
+	mkfifo /tmp/sampler.tick
+	exec 9<>/tmp/sampler.tick
+	while :; do
+		ctxt=0 intr=0
+		while read -r -a f; do
+			case ${f[0]:-} in
+			cpu) line="$((f[1] + f[2] + f[3] + f[6] + f[7] + f[8])) $((f[4] + f[5]))" ;;
+			ctxt) ctxt=${f[1]} ;;
+			intr) intr=${f[1]} ;;
+			esac
+		done </proc/stat
+		echo "$EPOCHREALTIME $line $ctxt $intr"
+		read -r -t 0.2 -u 9
+	done >"$RAW/cpu.log"
+}
+
+# ---- memory ----
+
+meminfo() { cp /proc/meminfo "$RAW/mem/$1"; }
+
+# rss NAME PID...: the device processes' memory, in mem/NAME
+rss() {
+	local name=$1 pid
+	shift
+	for pid in "$@"; do
+		[ -r "/proc/$pid/status" ] || continue
+		{
+			echo "pid=$pid comm=$(cat "/proc/$pid/comm")"
+			grep -E '^(VmRSS|RssAnon|RssFile|RssShmem|VmHWM):' "/proc/$pid/status"
+		} >>"$RAW/mem/$name"
+	done
+}
+
+# ---- the block systems: setup_SYS QUEUES sets dev and pids; teardown_SYS ----
+declare -A DEV PIDS
+
+# start_bg OUT CMD...: CMD in the background; its first output line in bg_line
+start_bg() {
+	local out=$1
+	shift
+	"$@" >"$out" 2>"$out.err" &
+	bg_pid=$!
+	# until it prints, or gives up (then say why at once)
+	wait_for 60 sh -c "test -s '$out' || ! kill -0 $bg_pid 2>/dev/null" &&
+		test -s "$out" || { cat "$out.err" >&2; return 1; }
+	bg_line=$(head -n 1 "$out")
+}
+
+setup_nullblk() {
+	modprobe null_blk nr_devices=1 queue_mode=2 irqmode=0 memory_backed=0 \
+		gb=1 bs=512 submit_queues="$1" hw_queue_depth=256 || return 1
+	wait_for 10 test -b /dev/nullb0 || return 1
+	DEV[nullblk]=/dev/nullb0
+	PIDS[nullblk]=
+}
+teardown_nullblk() { rmmod null_blk; }
+
+setup_vduse() {
+	qemu-storage-daemon \
+		--blockdev driver=null-co,node-name=n,size="$DISK_BYTES",read-zeroes=on \
+		--export type=vduse-blk,id=v0,node-name=n,name=vduse0,writable=on,num-queues="$1",queue-size=256 \
+		>vduse.log 2>&1 &
+	PIDS[vduse]=$!
+	wait_for 30 test -e /dev/vduse/vduse0 || { cat vduse.log >&2; return 1; }
+	vdpa dev add name vduse0 mgmtdev vduse || return 1
+	wait_for 30 sh -c 'ls -d /sys/bus/vdpa/devices/vduse0/virtio*/block/vd* >/dev/null 2>&1' ||
+		return 1
+	DEV[vduse]=/dev/$(basename /sys/bus/vdpa/devices/vduse0/virtio*/block/vd*)
+}
+teardown_vduse() {
+	vdpa dev del vduse0
+	kill "${PIDS[vduse]}"
+	wait "${PIDS[vduse]}"
+}
+
+# One connection: qemu-nbd --connect has no multi-connection mode
+setup_nbd() {
+	modprobe nbd nbds_max=1 || return 1
+	qemu-nbd --fork --pid-file=/tmp/qemu-nbd.pid --connect=/dev/nbd0 \
+		--image-opts driver=null-co,size="$DISK_BYTES",read-zeroes=on || return 1
+	wait_for 30 sh -c 'test "$(cat /sys/block/nbd0/size)" -gt 0' || return 1
+	DEV[nbd]=/dev/nbd0
+	PIDS[nbd]=$(cat /tmp/qemu-nbd.pid)
+}
+teardown_nbd() {
+	qemu-nbd --disconnect /dev/nbd0 >/dev/null
+	wait_for 10 sh -c "! kill -0 ${PIDS[nbd]} 2>/dev/null"
+	rmmod nbd
+}
+
+setup_vlbqsd() {
+	[ -x "$CTL" ] || { SKIP_NOTE="adapter not available (no $CTL)"; return 2; }
+	qemu-storage-daemon \
+		--blockdev driver=null-co,node-name=n,size="$DISK_BYTES",read-zeroes=on \
+		--export type=vhost-user-blk,id=e,node-name=n,writable=on,num-queues="$1",addr.type=unix,addr.path=/tmp/vub.sock \
+		>vub.log 2>&1 &
+	local qsd=$!
+	wait_for 30 test -S /tmp/vub.sock || { cat vub.log >&2; return 1; }
+	start_bg /tmp/ctl.out "$CTL" attach --foreground --type blk --socket /tmp/vub.sock \
+		--num-queues "$1" --queue-size 256 || return 1
+	DEV[vlbqsd]=$bg_line
+	PIDS[vlbqsd]="$qsd $bg_pid"
+}
+teardown_vlbqsd() {
+	local qsd=${PIDS[vlbqsd]% *} ctl=${PIDS[vlbqsd]#* }
+	kill "$ctl"
+	wait "$ctl"
+	kill "$qsd"
+	wait "$qsd"
+	rm -f /tmp/vub.sock
+}
+
+setup_vlbc() {
+	start_bg /tmp/rd.out "$EX/ramdisk" --size "$DISK_BYTES" --queues "$1" || return 1
+	DEV[vlbc]=$bg_line
+	PIDS[vlbc]=$bg_pid
+}
+teardown_vlbc() {
+	kill "${PIDS[vlbc]}"
+	wait "${PIDS[vlbc]}"
+}
+
+setup_vlbpy() {
+	start_bg /tmp/py.out "$PY" "$VLB_SRC/examples/python/ramdisk.py" $((DISK_BYTES >> 20)) ||
+		return 1
+	DEV[vlbpy]=$bg_line
+	PIDS[vlbpy]=$bg_pid
+}
+teardown_vlbpy() {
+	kill "${PIDS[vlbpy]}"
+	wait "${PIDS[vlbpy]}"
+}
+
+# RAM disks are written once before they are measured: the first write of
+# a page costs a page fault, which is not what the transport costs
+prefill() {
+	case $1 in
+	vlbc|vlbpy)
+		fio --name=prefill --filename="${DEV[$1]}" --ioengine=io_uring --direct=1 \
+			--rw=write --bs=1M --iodepth=4 --size=$FIO_SPAN --eta=never \
+			--output=/dev/null ;;
+	esac
+}
+
+# up SYS QUEUES: bring SYS up (memory noted around it); systems.tsv says how
+up() {
+	local sys=$1 rc
+	SKIP_NOTE=
+	meminfo "$sys.q$2.before"
+	"setup_$sys" "$2"
+	rc=$?
+	meminfo "$sys.q$2.after"
+	if [ "$rc" -eq 0 ] && [ -b "${DEV[$sys]}" ]; then
+		# the same (no) I/O scheduler everywhere: only the transport differs
+		echo none >"/sys/block/$(basename "${DEV[$sys]}")/queue/scheduler"
+		log "$sys ($2 queue(s)) is ${DEV[$sys]}"
+		printf '%s\tok\t%s\t%s\n' "$sys" "$2" "${DEV[$sys]}" >>"$RAW/systems.tsv"
+		# shellcheck disable=SC2086 # a list of pids
+		rss "$sys.q$2.rss-idle" ${PIDS[$sys]}
+		prefill "$sys" || { log "$sys: prefill failed"; broken=1; }
+		return 0
+	fi
+	DEV[$sys]=
+	if [ "$rc" -eq 2 ]; then
+		log "$sys: not measured: $SKIP_NOTE"
+		printf '%s\tunavailable\t%s\t%s\n' "$sys" "$2" "$SKIP_NOTE" >>"$RAW/systems.tsv"
+	else
+		log "$sys: FAILED to come up with $2 queue(s)"
+		printf '%s\tfailed\t%s\t%s\n' "$sys" "$2" "did not come up (see log.txt)" >>"$RAW/systems.tsv"
+		broken=1
+	fi
+	return 1
+}
+
+down() {
+	[ -n "${DEV[$1]:-}" ] || return 0
+	"teardown_$1" || { log "$1: teardown failed"; broken=1; }
+	DEV[$1]=
+}
+
+# ---- fio ----
+
+# job_args JOB: fio options of a job name
+job_args() {
+	case $1 in
+	rr4k-qd1) echo "--rw=randread --bs=4k --iodepth=1" ;;
+	rr4k-qd32) echo "--rw=randread --bs=4k --iodepth=32" ;;
+	rw4k-qd32) echo "--rw=randwrite --bs=4k --iodepth=32" ;;
+	sr1m-qd4) echo "--rw=read --bs=1M --iodepth=4" ;;
+	sw1m-qd4) echo "--rw=write --bs=1M --iodepth=4" ;;
+	*) echo "guest.sh: unknown job $1" >&2; return 1 ;;
+	esac
+}
+
+# fio_run OUT DEV ARGS...: one time-based fio run, JSON in OUT
+fio_run() {
+	local out=$1 dev=$2
+	shift 2
+	fio --name=bench --filename="$dev" --ioengine=io_uring --direct=1 \
+		--time_based --runtime="$RUNTIME" --ramp_time="$RAMP" \
+		--size=$FIO_SPAN --norandommap --randrepeat=0 --thread \
+		--eta=never --output-format=json --output="$out" "$@" ||
+		{ log "fio failed: $out"; broken=1; }
+}
+
+block_matrix() {
+	local r job sys
+	for r in $(seq 1 "$RUNS"); do
+		for job in $JOBS; do
+			for sys in $SYSTEMS; do
+				[ -n "${DEV[$sys]:-}" ] || continue
+				# shellcheck disable=SC2046 # the job's options, split
+				fio_run "$RAW/block/$sys.$job.$r.json" "${DEV[$sys]}" $(job_args "$job")
+			done
+		done
+		log "block run $r/$RUNS done"
+	done
+}
+
+# profile SYS: where the CPU goes during 4k randread QD32 (perf, system wide)
+profile() {
+	local sys=$1
+	[ -n "${DEV[$sys]:-}" ] || return 0
+	perf record -a -g -F 499 -o /tmp/perf.data -q -- \
+		fio --name=bench --filename="${DEV[$sys]}" --ioengine=io_uring --direct=1 \
+		--time_based --runtime="$RUNTIME" --size=$FIO_SPAN --norandommap \
+		--randrepeat=0 --thread --eta=never --rw=randread --bs=4k --iodepth=32 \
+		--output-format=json --output="$RAW/perf/$sys.fio.json" >/dev/null 2>&1 ||
+		{ log "perf record on $sys failed (not fatal)"; return 0; }
+	perf report -i /tmp/perf.data --stdio --no-children --sort comm,dso,sym \
+		--percent-limit 0.7 -g none 2>/dev/null | grep -v '^$' >"$RAW/perf/$sys.txt"
+	perf report -i /tmp/perf.data --stdio --no-children --sort comm \
+		-g none 2>/dev/null | grep -v '^$' >"$RAW/perf/$sys.comm.txt"
+	rm -f /tmp/perf.data
+}
+
+# profile_input WAY: where the CPU goes per event, on one vCPU, events back
+# to back (so that the vCPU is never idle and samples are the path's)
+profile_input() {
+	perf record -a -g -F 999 -o /tmp/perf.data -q -- \
+		taskset -c 0 "$LATENCY" --via "$1" --count 3000 --gap-us 0 \
+		>"$RAW/perf/input-$1.out" 2>&1 ||
+		{ log "perf record of input via $1 failed (not fatal)"; return 0; }
+	perf report -i /tmp/perf.data --stdio --no-children --sort dso,sym \
+		--percent-limit 0.7 -g none 2>/dev/null | grep -v '^$' >"$RAW/perf/input-$1.txt"
+	rm -f /tmp/perf.data
+}
+
+scaling() {
+	local n r sys
+	for n in $LEVELS; do
+		for sys in nullblk vduse vlbqsd vlbc; do
+			up "$sys" "$n" || continue
+		done
+		for r in $(seq 1 "$SCALE_RUNS"); do
+			for sys in nullblk vduse vlbqsd vlbc; do
+				[ -n "${DEV[$sys]:-}" ] || continue
+				fio_run "$RAW/scale/$sys.q$n.$r.json" "${DEV[$sys]}" \
+					--rw=randread --bs=4k --iodepth=32 --numjobs="$n" \
+					--group_reporting
+			done
+		done
+		for sys in nullblk vduse vlbqsd vlbc; do
+			down "$sys"
+		done
+		log "scaling with $n queue(s) done"
+	done
+}
+
+# Both ways in one process, event by event in turn; then again with every
+# thread on one vCPU, which leaves out waking the other vCPU (under TCG
+# that costs a host thread wakeup, and dominates)
+input_latency() {
+	"$LATENCY" --via both --count "$EVENTS" >"$RAW/input.txt" ||
+		{ log "input latency failed"; broken=1; }
+	taskset -c 0 "$LATENCY" --via both --count "$EVENTS" >"$RAW/input-1cpu.txt" ||
+		{ log "input latency on one vCPU failed"; broken=1; }
+	log "input latency: $(cat "$RAW/input.txt" "$RAW/input-1cpu.txt")"
+}
+
+# ---- the run ----
+
+modprobe -a virtio virtio_ring 2>/dev/null
+insmod "$KO" || { log "insmod $KO failed"; exit 1; }
+modprobe -a virtio_blk virtio_input evdev uinput vduse virtio_vdpa ||
+	{ log "modprobe failed"; exit 1; }
+environment
+: >"$RAW/systems.tsv"
+# ublk is in the kernel, but Debian 12 has no ublk server to serve it
+if modprobe ublk_drv 2>/dev/null; then
+	printf 'ublk\tunavailable\t1\t%s\n' "the kernel has ublk_drv, but Debian 12 has no ublk server (ubdsrv is not packaged; qemu-storage-daemon 7.2 has no ublk export)" >>"$RAW/systems.tsv"
+	rmmod ublk_drv
+else
+	printf 'ublk\tunavailable\t1\t%s\n' "this kernel has no ublk_drv" >>"$RAW/systems.tsv"
+fi
+
+cpu_sampler &
+sampler=$!
+
+for sys in $SYSTEMS; do
+	up "$sys" 1
+done
+block_matrix
+for sys in $SYSTEMS; do
+	[ -n "${DEV[$sys]:-}" ] || continue
+	# shellcheck disable=SC2086 # a list of pids
+	rss "$sys.q1.rss-busy" ${PIDS[$sys]}
+done
+if [ "$PROFILE" = 1 ]; then
+	for sys in vduse vlbqsd vlbc; do
+		profile "$sys"
+	done
+	log "profiles done"
+fi
+for sys in $SYSTEMS; do
+	down "$sys"
+done
+meminfo "all-down"
+
+scaling
+input_latency
+if [ "$PROFILE" = 1 ]; then
+	profile_input vloopback
+	profile_input uinput
+fi
+
+kill "$sampler"
+wait "$sampler" 2>/dev/null
+rmmod virtio_loopback || { log "rmmod virtio_loopback failed"; broken=1; }
+log "done (broken=$broken)"
+exit "$broken"

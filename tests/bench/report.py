@@ -1,0 +1,568 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""report.py RAW OUT: turn what the bench guest measured (RAW, see guest.sh)
+into OUT/report.md, OUT/chart.png (gnuplot) and OUT/summary.json.
+
+Every figure is a median over runs, with its spread ((max - min) / median),
+and its ratio to VDUSE and to null_blk measured in the same boot: under TCG
+only such ratios mean something.  The targets of issue 7 are reported as met
+or not; they never make this fail.  It fails (exit 1) only when the results
+are unusable: no fio result at all, or an input or chart step that broke.
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+SYSTEMS = {
+    "nullblk": "null_blk (in-kernel, no user space): the ceiling",
+    "vduse": "VDUSE + qemu-storage-daemon vduse-blk (null-co)",
+    "nbd": "NBD: qemu-nbd --connect (null-co), one unix socket",
+    "ublk": "ublk",
+    "vlbqsd": "vloopback + qemu-storage-daemon vhost-user-blk (null-co)",
+    "vlbc": "vloopback, in-process C RAM disk (examples/ramdisk)",
+    "vlbpy": "vloopback, Python RAM disk (examples/python/ramdisk.py)",
+}
+SHORT = {
+    "nullblk": "null_blk", "vduse": "VDUSE+qsd", "nbd": "NBD qemu-nbd",
+    "ublk": "ublk", "vlbqsd": "vloopback+qsd", "vlbc": "vloopback C",
+    "vlbpy": "vloopback Python",
+}
+# name: (title, unit, what to take from fio)
+JOBS = {
+    "rr4k-qd1": ("4k random read, QD1", "IOPS", "iops"),
+    "rr4k-qd32": ("4k random read, QD32", "IOPS", "iops"),
+    "rw4k-qd32": ("4k random write, QD32", "IOPS", "iops"),
+    "sr1m-qd4": ("1M sequential read, QD4", "MB/s", "mbps"),
+    "sw1m-qd4": ("1M sequential write, QD4", "MB/s", "mbps"),
+}
+SCALE_SYSTEMS = ["nullblk", "vduse", "vlbqsd", "vlbc"]
+# chart colours: the alternatives cool, vloopback warm
+COLOURS = {
+    "nullblk": "#9e9e9e", "vduse": "#1f5fa8", "nbd": "#6fb3d9", "ublk": "#3a9e8f",
+    "vlbqsd": "#d9480f", "vlbc": "#f08c00", "vlbpy": "#f5c542",
+}
+
+
+def read_kv(path):
+    """key=value lines (values may hold spaces and '=')"""
+    out = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if "=" in line:
+                    k, v = line.rstrip("\n").split("=", 1)
+                    out[k] = v
+    return out
+
+
+def read_systems(raw):
+    """systems.tsv -> {(sys, queues): (status, device or note)}"""
+    out = {}
+    with open(os.path.join(raw, "systems.tsv")) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 4:
+                out[(parts[0], parts[2])] = (parts[1], parts[3])
+    return out
+
+
+class CpuLog:
+    """/proc/stat samples: time, busy and idle ticks, context switches, interrupts"""
+
+    def __init__(self, path, hz):
+        self.hz = hz
+        self.rows = []
+        if os.path.exists(path):
+            with open(path) as f:
+                for line in f:
+                    p = line.split()
+                    if len(p) == 5:
+                        self.rows.append([float(p[0])] + [int(x) for x in p[1:]])
+
+    def window(self, start, end):
+        """(seconds, busy CPU seconds, context switches, interrupts) between
+        the first sample after start and the last before end, or None"""
+        inside = [r for r in self.rows if start <= r[0] <= end]
+        if len(inside) < 2:
+            return None
+        a, b = inside[0], inside[-1]
+        return (b[0] - a[0], (b[1] - a[1]) / self.hz, b[3] - a[3], b[4] - a[4])
+
+
+def fio_result(path, cpu):
+    """The figures of one fio JSON file, or None if fio wrote none"""
+    try:
+        with open(path) as f:
+            text = f.read()
+        # fio may print a warning line before the JSON
+        d = json.loads(text[text.index("{"):])
+    except (OSError, ValueError):
+        return None
+    j = d["jobs"][0]
+    rd, wr = j["read"], j["write"]
+    iops = rd["iops"] + wr["iops"]
+    runtime_ms = max(rd["runtime"], wr["runtime"])
+    if runtime_ms == 0 or iops == 0:
+        return None
+    main = rd if rd["iops"] >= wr["iops"] else wr
+    pct = main.get("clat_ns", {}).get("percentile", {})
+    r = {
+        "iops": iops,
+        "mbps": (rd["bw_bytes"] + wr["bw_bytes"]) / 1e6,
+        "clat_p50_us": pct.get("50.000000", 0) / 1000,
+        "clat_p99_us": pct.get("99.000000", 0) / 1000,
+        "fio_cpu_pct": j["usr_cpu"] + j["sys_cpu"],
+    }
+    # The measured phase ended when the report was written: leave a margin
+    end = d["timestamp_ms"] / 1000 - 0.15
+    w = cpu.window(end - runtime_ms / 1000 + 0.1, end)
+    if w and w[0] > 0:
+        ios = iops * w[0]
+        r["cpu_us_per_io"] = w[1] / ios * 1e6
+        r["ctx_per_io"] = w[2] / ios
+        r["irq_per_io"] = w[3] / ios
+        r["cpu_busy_pct"] = 100 * w[1] / w[0]
+    return r
+
+
+def summarize(results):
+    """Median and spread of each figure over the runs"""
+    if not results:
+        return None
+    s = {"runs": len(results)}
+    for key in results[0]:
+        vals = [r[key] for r in results if key in r]
+        if len(vals) < len(results):
+            continue
+        med = statistics.median(vals)
+        s[key] = med
+        s[key + "_min"] = min(vals)
+        s[key + "_max"] = max(vals)
+        s[key + "_spread"] = (max(vals) - min(vals)) / med if med else 0
+    return s
+
+
+def collect(raw, sub, names, cpu):
+    """{name: summary} for RAW/sub/NAME.RUN.json"""
+    out = {}
+    d = os.path.join(raw, sub)
+    files = sorted(os.listdir(d)) if os.path.isdir(d) else []
+    for name in names:
+        runs = [fio_result(os.path.join(d, f), cpu) for f in files
+                if f.startswith(name + ".") and f[len(name) + 1:-5].isdigit()]
+        s = summarize([r for r in runs if r])
+        if s:
+            out[name] = s
+    return out
+
+
+def read_input(path):
+    """input_latency's lines -> {way: {key: value}}"""
+    out = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                kv = dict(p.split("=", 1) for p in line.split())
+                way = kv.pop("via", None)
+                if way:
+                    out[way] = {k: float(v) for k, v in kv.items()}
+    return out
+
+
+MEM_KEYS = ["MemFree", "Slab", "SUnreclaim", "Shmem", "VmallocUsed", "Percpu",
+            "PageTables", "KernelStack", "AnonPages"]
+
+
+def meminfo(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            k, v = line.split(":", 1)
+            out[k] = int(v.split()[0])
+    return out
+
+
+def mem_delta(raw, sys):
+    before = os.path.join(raw, "mem", sys + ".q1.before")
+    after = os.path.join(raw, "mem", sys + ".q1.after")
+    if not (os.path.exists(before) and os.path.exists(after)):
+        return None
+    b, a = meminfo(before), meminfo(after)
+    return {k: a.get(k, 0) - b.get(k, 0) for k in MEM_KEYS}
+
+
+def rss(raw, name):
+    """mem/NAME: [(comm, {VmRSS: kB, ...})]"""
+    path = os.path.join(raw, "mem", name)
+    out = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if line.startswith("pid="):
+                    out.append((line.split("comm=", 1)[1].strip(), {}))
+                elif out and ":" in line:
+                    k, v = line.split(":", 1)
+                    out[-1][1][k] = int(v.split()[0])
+    return out
+
+
+# ---- formatting ----
+
+def fmt(v, unit=""):
+    if v is None:
+        return "–"
+    if abs(v) >= 100:
+        s = f"{v:,.0f}"
+    elif abs(v) >= 10:
+        s = f"{v:.1f}"
+    else:
+        s = f"{v:.2f}"
+    return s + unit
+
+
+def ratio(a, b):
+    if a is None or not b:
+        return None
+    return a / b
+
+
+def fmt_ratio(r):
+    return "–" if r is None else f"{r:.2f}×"
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# ---- the report ----
+
+class Report:
+    def __init__(self, raw, out):
+        self.raw, self.out = raw, out
+        self.host = read_kv(os.path.join(raw, "host.txt"))
+        self.env = read_kv(os.path.join(raw, "env.txt"))
+        self.systems = read_systems(raw)
+        self.cpu = CpuLog(os.path.join(raw, "cpu.log"), int(self.env.get("user_hz", 100)))
+        names = [f"{s}.{j}" for s in SYSTEMS for j in JOBS]
+        self.block = collect(raw, "block", names, self.cpu)
+        levels = sorted({int(f.split(".")[1][1:]) for f in
+                         os.listdir(os.path.join(raw, "scale"))}) \
+            if os.path.isdir(os.path.join(raw, "scale")) else []
+        self.levels = levels
+        self.scale = collect(raw, "scale",
+                             [f"{s}.q{n}" for s in SCALE_SYSTEMS for n in levels], self.cpu)
+        self.input = read_input(os.path.join(raw, "input.txt"))
+        self.input1 = read_input(os.path.join(raw, "input-1cpu.txt"))
+        self.jobs = [j for j in JOBS if any(f"{s}.{j}" in self.block for s in SYSTEMS)]
+        self.measured = [s for s in SYSTEMS if any(f"{s}.{j}" in self.block for j in JOBS)]
+
+    def fig(self, sys, job, key=None):
+        s = self.block.get(f"{sys}.{job}")
+        if not s:
+            return None
+        return s.get(key or JOBS[job][2])
+
+    # -- sections --
+
+    def header(self):
+        h, e = self.host, self.env
+        quick = h.get("quick") == "1"
+        lines = [
+            "# vloopback benchmark" + (" (quick pass: figures are not meaningful)" if quick else ""),
+            "",
+            f"- **Date**: {h.get('date', '?')}; commit `{h.get('commit', '?')}`",
+            f"- **Guest**: Linux {e.get('kernel', '?')}, {e.get('vcpus', '?')} vCPUs, "
+            f"{int(e.get('guest_mem_kb', 0)) // 1024} MiB, QEMU TCG (no KVM: the host kernel cannot "
+            "load modules, so everything runs emulated)",
+            f"- **Machine**: {h.get('host_cpu', '?')}, {h.get('host_cores', '?')} cores shared with "
+            f"other users; {h.get('host_os', '?')}, host kernel {h.get('host_kernel', '?')}; "
+            f"{h.get('qemu', '?')}",
+            f"- **Host load** (1/5/15 min) before: {h.get('load_before', '?')}, after: "
+            f"{h.get('load_after', '?')}",
+            f"- **Method**: {h.get('runs', '?')} run(s) of {h.get('runtime', '?')} s "
+            f"(after {h.get('ramp', '?')} s of ramp) per figure; fio {e.get('fio', '?')}, io_uring, O_DIRECT, "
+            f"no I/O scheduler, first {h.get('span', '?')} of each 1 GiB disk; qemu-storage-daemon "
+            f"{e.get('qsd', '?').replace('qemu-storage-daemon version ', '')}",
+            "",
+            "Emulation makes absolute figures meaningless; what this report compares is "
+            "**ratios measured in the same guest boot**, runs of all systems interleaved "
+            "(run 1 of every job on every system, then run 2, ...). Each figure is the "
+            "median of the runs; *spread* is (max − min) / median.",
+        ]
+        return "\n".join(lines)
+
+    def targets(self):
+        rows = []
+
+        def target(what, value, goal, detail):
+            result = "not measured" if value is None else \
+                "**met**" if value >= goal else "not met"
+            rows.append([what, fmt_ratio(value), f"≥ {goal}×", result,
+                         detail if value is not None else ""])
+
+        for job in ("rr4k-qd32", "rw4k-qd32"):
+            target(f"vloopback+qsd vs VDUSE, {JOBS[job][0]} IOPS",
+                   ratio(self.fig("vlbqsd", job), self.fig("vduse", job)), 1.5,
+                   f"{fmt(self.fig('vlbqsd', job))} vs {fmt(self.fig('vduse', job))}")
+        for job in ("sr1m-qd4", "sw1m-qd4"):
+            target(f"vloopback+qsd vs VDUSE, {JOBS[job][0]} MB/s",
+                   ratio(self.fig("vlbqsd", job), self.fig("vduse", job)), 1.2,
+                   f"{fmt(self.fig('vlbqsd', job))} vs {fmt(self.fig('vduse', job))}")
+        for job in ("rr4k-qd32", "rw4k-qd32"):
+            target(f"C RAM disk vs null_blk, {JOBS[job][0]} IOPS",
+                   ratio(self.fig("vlbc", job), self.fig("nullblk", job)), 0.5,
+                   f"{fmt(self.fig('vlbc', job))} vs {fmt(self.fig('nullblk', job))}")
+        for name, data in (("spread over both vCPUs", self.input),
+                           ("all on one vCPU", self.input1)):
+            v, u = data.get("vloopback"), data.get("uinput")
+            # the target is an upper bound: report uinput / vloopback against 1/1.2
+            r = ratio(v["p50_us"], u["p50_us"]) if v and u else None
+            rows.append([f"input latency p50 vs uinput ({name})", fmt_ratio(r), "≤ 1.2×",
+                         "not measured" if r is None else ("**met**" if r <= 1.2 else "not met"),
+                         f"{fmt(v['p50_us'], ' µs')} vs {fmt(u['p50_us'], ' µs')}" if r else ""])
+        return "## Targets (goals of issue 7, not pass/fail)\n\n" + table(
+            ["target", "measured", "goal", "result", "figures"], rows)
+
+    def block_tables(self):
+        out = ["## Block I/O",
+               "",
+               "One table per fio job. *vs VDUSE* and *vs null_blk* divide the medians. "
+               "*CPU/IO* is the CPU time of the whole guest (both vCPUs, from /proc/stat) "
+               "per I/O during the run, *ctx/IO* the context switches per I/O: both include "
+               "fio itself, so they compare systems, not absolute costs."]
+        for job in self.jobs:
+            title, unit, key = JOBS[job]
+            rows = []
+            for sys in self.measured:
+                s = self.block.get(f"{sys}.{job}")
+                if not s:
+                    rows.append([SHORT[sys]] + ["–"] * 7)
+                    continue
+                rows.append([
+                    SHORT[sys],
+                    fmt(s[key]),
+                    f"{100 * s[key + '_spread']:.0f}%",
+                    fmt_ratio(ratio(s[key], self.fig("vduse", job))),
+                    fmt_ratio(ratio(s[key], self.fig("nullblk", job))),
+                    fmt(s.get("clat_p50_us"), " µs"),
+                    fmt(s.get("cpu_us_per_io"), " µs"),
+                    fmt(s.get("ctx_per_io")),
+                ])
+            out += ["", f"### {title} ({unit})", "",
+                    table(["system", unit, "spread", "vs VDUSE", "vs null_blk",
+                           "latency p50", "CPU/IO", "ctx/IO"], rows)]
+        return "\n".join(out)
+
+    def not_measured(self):
+        rows = []
+        for (sys, q), (status, note) in sorted(self.systems.items()):
+            if status != "ok":
+                rows.append([SYSTEMS.get(sys, sys), q, status, note])
+        for sys in SYSTEMS:
+            if sys not in self.measured and not any(k[0] == sys for k in self.systems):
+                rows.append([SYSTEMS[sys], "1", "not measured", "no result"])
+        if not rows:
+            return ""
+        return "## Not measured\n\n" + table(["system", "queues", "status", "why"], rows)
+
+    def systems_list(self):
+        lines = ["## Systems", ""]
+        for sys, title in SYSTEMS.items():
+            st = self.systems.get((sys, "1"))
+            dev = f" — `{st[1]}`" if st and st[0] == "ok" else ""
+            lines.append(f"- **{SHORT[sys]}**: {title}{dev}")
+        return "\n".join(lines)
+
+    def scaling(self):
+        if not self.scale:
+            return ""
+        rows = []
+        for sys in SCALE_SYSTEMS:
+            row = [SHORT[sys]]
+            base = self.scale.get(f"{sys}.q{self.levels[0]}", {}).get("iops")
+            for n in self.levels:
+                s = self.scale.get(f"{sys}.q{n}")
+                if not s:
+                    row += ["–", "–"]
+                    continue
+                rel = f" ({fmt_ratio(ratio(s['iops'], base))})" if n != self.levels[0] else ""
+                row += [fmt(s["iops"]) + rel, fmt(s.get("cpu_us_per_io"), " µs")]
+            rows.append(row)
+        header = ["system"]
+        for n in self.levels:
+            header += [f"IOPS, {n} queue(s)/job(s)", f"CPU/IO ({n})"]
+        return ("## Scaling: 4k random read, QD32 per job\n\n"
+                "N queues on the device (null_blk submit_queues, qemu-storage-daemon "
+                "num-queues, vloopback --queues) and N fio jobs. The guest has "
+                f"{self.env.get('vcpus', '?')} vCPUs, so blk-mq uses at most that many "
+                "queues. In brackets: the ratio to the first column.\n\n" + table(header, rows))
+
+    def input_section(self):
+        if not self.input:
+            return ""
+        rows = []
+        for name, data in (("spread over both vCPUs", self.input),
+                           ("all threads on one vCPU", self.input1)):
+            for way in ("vloopback", "uinput"):
+                d = data.get(way)
+                if not d:
+                    continue
+                u = data.get("uinput", {})
+                rows.append([f"{way} ({name})", int(d["count"]), fmt(d["p50_us"], " µs"),
+                             fmt(d["p90_us"], " µs"), fmt(d["p99_us"], " µs"),
+                             fmt(d["mean_us"], " µs"),
+                             fmt_ratio(ratio(d["p50_us"], u.get("p50_us")))])
+        return ("## Input latency\n\n"
+                "From the device process sending a relative-motion event and SYN_REPORT "
+                "to a thread reading them from /dev/input/eventN "
+                "(tests/bench/input_latency.c): vloopback's virtio-input (buffers the "
+                "virtio_input driver posted, completed with one interrupt) against uinput "
+                "(one write()). The two ways take turns event by event in one process, "
+                "1 ms apart. On one vCPU the reader needs no cross-CPU wakeup, which under "
+                "TCG is a host thread wakeup and dominates.\n\n" +
+                table(["way", "events", "p50", "p90", "p99", "mean", "p50 vs uinput"], rows))
+
+    def memory(self):
+        rows = []
+        shm = self.env.get("shm_default_mb")
+        for sys in self.measured:
+            d = mem_delta(self.raw, sys)
+            idle = rss(self.raw, f"{sys}.q1.rss-idle")
+            busy = rss(self.raw, f"{sys}.q1.rss-busy")
+            procs = ", ".join(f"{c} {fmt(m.get('VmRSS', 0) / 1024, ' MiB')}" for c, m in idle) or "–"
+            procs_busy = ", ".join(f"{c} {fmt(m.get('VmRSS', 0) / 1024, ' MiB')}"
+                                   for c, m in busy) or "–"
+            if not d:
+                continue
+            kernel = d["Slab"] + d["Shmem"] + d["VmallocUsed"] + d["Percpu"] + d["PageTables"] \
+                + d["KernelStack"]
+            rows.append([SHORT[sys], fmt(-d["MemFree"] / 1024, " MiB"),
+                         fmt(kernel / 1024, " MiB"), fmt(d["Slab"] / 1024, " MiB"),
+                         fmt(d["Shmem"] / 1024, " MiB"), procs, procs_busy])
+        if not rows:
+            return ""
+        return ("## Memory per device\n\n"
+                "Deltas of /proc/meminfo across bringing one device up (before any I/O), "
+                "and the resident size of its processes then and after the block runs. "
+                "*Kernel* adds Slab, Shmem, VmallocUsed, Percpu, PageTables and "
+                "KernelStack. vloopback pins its shared area (module parameter "
+                f"shm_default_mb = {shm} MiB) when the device is created: it is the Shmem "
+                "column, mapped by the device process (so it also shows in its RSS once "
+                "touched). VDUSE allocates its bounce pages as I/O needs them, so its "
+                "figure before I/O is low. RAM disks hold the "
+                f"{self.host.get('span', '?')} the runs wrote, hence their RSS after "
+                "the runs.\n\n" +
+                table(["system", "MemFree drop", "kernel", "Slab", "Shmem",
+                       "process RSS (idle)", "process RSS (after runs)"], rows))
+
+    def profiles(self):
+        out = []
+        for sys in ("vlbqsd", "vduse", "vlbc"):
+            path = os.path.join(self.raw, "perf", sys + ".txt")
+            comm = os.path.join(self.raw, "perf", sys + ".comm.txt")
+            if not os.path.exists(path):
+                continue
+            with open(path) as f:
+                lines = [l.rstrip() for l in f if l.strip() and not l.startswith("#")][:25]
+            with open(comm) as f:
+                comms = [l.rstrip() for l in f if l.strip() and not l.startswith("#")][:8]
+            out += [f"<details><summary>{SHORT[sys]}: where the CPU went "
+                    "(perf, whole guest, 4k random read QD32)</summary>", "", "```",
+                    *comms, "", *lines, "```", "", "</details>", ""]
+        for way in ("vloopback", "uinput"):
+            path = os.path.join(self.raw, "perf", f"input-{way}.txt")
+            if not os.path.exists(path):
+                continue
+            with open(path) as f:
+                lines = [l.rstrip() for l in f if l.strip() and not l.startswith("#")][:25]
+            out += [f"<details><summary>input events via {way}: where the CPU went "
+                    "(perf, one vCPU, events back to back)</summary>", "", "```",
+                    *lines, "```", "", "</details>", ""]
+        if not out:
+            return ""
+        return "## Profiles\n\n" + "\n".join(out)
+
+    def analysis(self):
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
+        if not os.path.exists(path):
+            return ""
+        with open(path) as f:
+            return f.read().strip()
+
+    def chart(self):
+        """chart.png: IOPS of the 4k jobs, MB/s of the 1M jobs, per system"""
+        data = os.path.join(self.out, "chart.dat")
+        systems = self.measured
+        with open(data, "w") as f:
+            for block, jobs in (("iops", [j for j in self.jobs if JOBS[j][1] == "IOPS"]),
+                                ("mbps", [j for j in self.jobs if JOBS[j][1] == "MB/s"])):
+                f.write(f"# {block}\n")
+                for job in jobs:
+                    label = JOBS[job][0].replace(", ", "\\n")
+                    cols = [f'"{label}"']
+                    for sys in systems:
+                        s = self.block.get(f"{sys}.{job}")
+                        k = JOBS[job][2]
+                        cols += [f"{s[k]:.3f} {s[k + '_min']:.3f} {s[k + '_max']:.3f}"
+                                 if s else "NaN NaN NaN"]
+                    f.write(" ".join(cols) + "\n")
+                if not jobs:
+                    f.write('"none" ' + " ".join(["NaN NaN NaN"] * len(systems)) + "\n")
+                f.write("\n\n")
+        plots = lambda idx: ", ".join(
+            f"'{data}' index {idx} using {2 + 3 * i}:{3 + 3 * i}:{4 + 3 * i}"
+            f"{':xtic(1)' if i == 0 else ''} title '{SHORT[s]}' lc rgb '{COLOURS[s]}'"
+            for i, s in enumerate(systems))
+        script = f"""
+set terminal pngcairo size 1400,560 font 'sans,10'
+set output '{os.path.join(self.out, "chart.png")}'
+set multiplot layout 1,2 title "vloopback vs the alternatives — {self.env.get('kernel', '')}, TCG guest, {self.host.get('date', '')} (median, bars: min–max)"
+set termoption noenhanced
+set bmargin 4
+set style data histogram
+set style histogram errorbars gap 1 lw 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set logscale y
+set grid ytics
+set key top right font ',9'
+set yrange [*:*]
+set ylabel 'IOPS (log scale)'
+set title '4k I/O'
+plot {plots(0)}
+set ylabel 'MB/s (log scale)'
+set title '1M sequential I/O'
+plot {plots(1)}
+unset multiplot
+"""
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+    def summary(self):
+        return {"host": self.host, "env": self.env, "block": self.block,
+                "scale": self.scale, "input": self.input, "input_1cpu": self.input1,
+                "memory": {s: mem_delta(self.raw, s) for s in self.measured}}
+
+    def write(self):
+        if not self.block:
+            sys.exit("report: no fio results in " + self.raw)
+        self.chart()
+        parts = [self.header(), self.targets(),
+                 "![IOPS and throughput per system](chart.png)",
+                 self.systems_list(), self.block_tables(), self.scaling(),
+                 self.input_section(), self.memory(), self.analysis(), self.profiles(),
+                 self.not_measured()]
+        with open(os.path.join(self.out, "report.md"), "w") as f:
+            f.write("\n\n".join(p for p in parts if p) + "\n")
+        with open(os.path.join(self.out, "summary.json"), "w") as f:
+            json.dump(self.summary(), f, indent=1, sort_keys=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: report.py RAW OUT")
+    Report(sys.argv[1], sys.argv[2]).write()
