@@ -62,7 +62,7 @@ static void vlb_dev_untrack(struct vlb_device *ldev)
 
 void vlb_dev_fail(struct vlb_device *ldev, const char *why)
 {
-	unsigned int i, n;
+	unsigned int i;
 	bool was_dead;
 
 	spin_lock(&ldev->msg_lock);
@@ -75,14 +75,17 @@ void vlb_dev_fail(struct vlb_device *ldev, const char *why)
 		dev_warn(&ldev->dev, "%s: removing the device\n", why);
 
 	vlb_shm_revoke(&ldev->shm);
+	/*
+	 * Interrupt every queue, not only those with requests failed here: the
+	 * device may have completed requests and died before signalling.
+	 */
 	for (i = 0; i < ldev->num_queues; i++) {
 		struct vlb_vq *lvq = &ldev->vqs[i];
 
 		spin_lock_irq(&lvq->lock);
-		n = vlb_inflight_fail(lvq);
+		vlb_inflight_fail(lvq);
 		spin_unlock_irq(&lvq->lock);
-		if (n)
-			irq_work_queue(&lvq->irq_work);
+		irq_work_queue(&lvq->irq_work);
 	}
 	vlb_msg_flush(ldev);
 	if (why)
