@@ -14,6 +14,8 @@
 #   input-1cpu.txt       the same with every thread on one vCPU
 #   perf/SYS.txt         where the CPU went during 4k randread QD32, and
 #   perf/input-W.txt     per input event sent through way W
+#   counts/SYS.csv       perf stat: events during 10000 4k random reads
+#                        (counts/SYS.json: fio's view of them)
 #   env.txt, log.txt     versions and what happened
 #
 # Options (run passes them): --runs N --runtime S --ramp S --scale-runs N
@@ -61,7 +63,7 @@ export PYTHONPATH=$VLB_BUILD/bindings/python PYTHONDONTWRITEBYTECODE=1
 SYSTEMS="nullblk vduse nbd vlbqsd vlbc vlbpy"
 broken=0
 
-mkdir -p "$RAW/block" "$RAW/scale" "$RAW/mem" "$RAW/perf"
+mkdir -p "$RAW/block" "$RAW/scale" "$RAW/mem" "$RAW/perf" "$RAW/counts"
 # Sockets and pid files: the 9p work dir cannot hold sockets
 cd /tmp || exit 1
 mkdir -p /run/lock
@@ -333,6 +335,33 @@ profile() {
 	rm -f /tmp/perf.data
 }
 
+# What each I/O costs in events, not time: kprobes and tracepoints counted
+# system-wide over a fixed 10000 4k random reads at QD32.
+COUNT_PROBES="vring_interrupt vduse_domain_map_page vduse_vq_irq_inject
+virtio_loopback:vlb_map_page virtio_loopback:vlb_call_wakeup"
+COUNT_EVENTS="sched:sched_switch,sched:sched_wakeup,irq_vectors:call_function_single_entry,irq_vectors:irq_work_entry,workqueue:workqueue_execute_start,raw_syscalls:sys_enter"
+
+count_setup() {
+	local k=/sys/kernel/tracing/kprobe_events p name
+	mountpoint -q /sys/kernel/tracing || mount -t tracefs none /sys/kernel/tracing
+	for p in $COUNT_PROBES; do
+		name=${p#*:}
+		echo "p:$name $p" >>$k 2>/dev/null && COUNT_EVENTS="$COUNT_EVENTS,kprobes:$name"
+	done
+}
+
+count_events() {
+	local sys=$1
+	[ -n "${DEV[$sys]:-}" ] || return 0
+	perf stat -a -x, -e "$COUNT_EVENTS" -o "$RAW/counts/$sys.csv" -- \
+		fio --name=bench --filename="${DEV[$sys]}" --ioengine=io_uring --direct=1 \
+		--rw=randread --bs=4k --iodepth=32 --number_ios=10000 --io_size=40M \
+		--size=$FIO_SPAN \
+		--norandommap --randrepeat=0 --thread --eta=never \
+		--output-format=json --output="$RAW/counts/$sys.json" ||
+		log "counting events on $sys failed (not fatal)"
+}
+
 # profile_input WAY: where the CPU goes per event, on one vCPU, events back
 # to back (so that the vCPU is never idle and samples are the path's)
 profile_input() {
@@ -409,7 +438,11 @@ if [ "$PROFILE" = 1 ]; then
 	for sys in vduse vlbqsd vlbc; do
 		profile "$sys"
 	done
-	log "profiles done"
+	count_setup
+	for sys in $SYSTEMS; do
+		count_events "$sys"
+	done
+	log "profiles and counts done"
 fi
 for sys in $SYSTEMS; do
 	down "$sys"
