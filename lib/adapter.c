@@ -51,16 +51,6 @@
 				 BIT(VIRTIO_RING_F_EVENT_IDX) | \
 				 BIT(VIRTIO_F_VERSION_1))
 
-static bool all_zero(const void *p, size_t len)
-{
-	const unsigned char *b = p;
-
-	while (len--)
-		if (*b++)
-			return false;
-	return true;
-}
-
 static int check_config(const struct vlb_adapter_config *cfg)
 {
 	if (!cfg || cfg->size < sizeof(*cfg)) {
@@ -68,8 +58,8 @@ static int check_config(const struct vlb_adapter_config *cfg)
 			cfg ? cfg->size : 0, sizeof(*cfg));
 		return -EINVAL;
 	}
-	if (cfg->reserved0 || !all_zero(cfg->reserved, sizeof(cfg->reserved)) ||
-	    !all_zero((const char *)cfg + sizeof(*cfg), cfg->size - sizeof(*cfg))) {
+	if (cfg->reserved0 || !vlb_all_zero(cfg->reserved, sizeof(cfg->reserved)) ||
+	    !vlb_all_zero((const char *)cfg + sizeof(*cfg), cfg->size - sizeof(*cfg))) {
 		vlb_err("vlb_adapter_create: reserved fields must be zero");
 		return -EINVAL;
 	}

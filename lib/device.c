@@ -20,16 +20,6 @@
 #define RING_FEATURES	((1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
 			 (1ULL << VIRTIO_RING_F_EVENT_IDX))
 
-static bool all_zero(const void *p, size_t len)
-{
-	const unsigned char *b = p;
-
-	while (len--)
-		if (*b++)
-			return false;
-	return true;
-}
-
 static int check_config(const struct vlb_dev_config *cfg)
 {
 	if (!cfg || cfg->size < sizeof(*cfg)) {
@@ -41,8 +31,8 @@ static int check_config(const struct vlb_dev_config *cfg)
 		vlb_err("vlb_dev_create: ops->handle is required");
 		return -EINVAL;
 	}
-	if (cfg->reserved0 || !all_zero(cfg->reserved, sizeof(cfg->reserved)) ||
-	    !all_zero((const char *)cfg + sizeof(*cfg), cfg->size - sizeof(*cfg))) {
+	if (cfg->reserved0 || !vlb_all_zero(cfg->reserved, sizeof(cfg->reserved)) ||
+	    !vlb_all_zero((const char *)cfg + sizeof(*cfg), cfg->size - sizeof(*cfg))) {
 		vlb_err("vlb_dev_create: reserved fields must be zero");
 		return -EINVAL;
 	}

@@ -3,6 +3,9 @@
 #ifndef VLB_INTERNAL_H
 #define VLB_INTERNAL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <vloopback/log.h>
 
 /*
@@ -19,5 +22,16 @@ void vlb_logf(int level, const char *fmt, ...)
 #define vlb_warn(...)	vlb_logf(VLB_LOG_WARN, __VA_ARGS__)
 #define vlb_info(...)	vlb_logf(VLB_LOG_INFO, __VA_ARGS__)
 #define vlb_dbg(...)	vlb_logf(VLB_LOG_DEBUG, __VA_ARGS__)
+
+/* Reserved fields and unknown struct tails must be zero. */
+static inline bool vlb_all_zero(const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	while (len--)
+		if (*b++)
+			return false;
+	return true;
+}
 
 #endif /* VLB_INTERNAL_H */

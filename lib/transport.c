@@ -96,16 +96,6 @@ static int cloexec_fd(int fd)
 	return fd;
 }
 
-static int all_zero(const void *p, size_t len)
-{
-	const unsigned char *b = p;
-
-	while (len--)
-		if (*b++)
-			return 0;
-	return 1;
-}
-
 int vlb_tp_version(int ctl, struct vlb_version *v)
 {
 	if (!v)
@@ -120,7 +110,7 @@ static int create_valid(const struct vlb_create *c)
 		vlb_dbg("vlb_create.size is %u, not %zu", c->size, sizeof(*c));
 		return 0;
 	}
-	if (c->flags || !all_zero(c->reserved, sizeof(c->reserved))) {
+	if (c->flags || !vlb_all_zero(c->reserved, sizeof(c->reserved))) {
 		vlb_dbg("vlb_create: flags or reserved fields are not zero");
 		return 0;
 	}
