@@ -7,7 +7,7 @@
 #   block/SYS.JOB.R.json fio's JSON, run R of job JOB on system SYS
 #   scale/SYS.qN.R.json  the same, N queues and N fio jobs
 #   cpu.log              /proc/stat every 0.2 s: time busy idle ctxt intr
-#   mem/SYS.qN.*         /proc/meminfo before and after the device came up;
+#   mem/SYS.PHASE.qN.*   /proc/meminfo before and after the device came up;
 #                        its processes' /proc/PID/status then (rss-idle) and
 #                        after the block runs (rss-busy)
 #   input.txt            input_latency's lines (vloopback and uinput), and
@@ -243,21 +243,23 @@ prefill() {
 	esac
 }
 
-# up SYS QUEUES: bring SYS up (memory noted around it); systems.tsv says how
+# up SYS QUEUES: bring SYS up (memory noted around it, in mem/SYS.PHASE.qN.*);
+# systems.tsv says how it went
+PHASE=block
 up() {
 	local sys=$1 rc
 	SKIP_NOTE=
-	meminfo "$sys.q$2.before"
+	meminfo "$sys.$PHASE.q$2.before"
 	"setup_$sys" "$2"
 	rc=$?
-	meminfo "$sys.q$2.after"
+	meminfo "$sys.$PHASE.q$2.after"
 	if [ "$rc" -eq 0 ] && [ -b "${DEV[$sys]}" ]; then
 		# the same (no) I/O scheduler everywhere: only the transport differs
 		echo none >"/sys/block/$(basename "${DEV[$sys]}")/queue/scheduler"
 		log "$sys ($2 queue(s)) is ${DEV[$sys]}"
 		printf '%s\tok\t%s\t%s\n' "$sys" "$2" "${DEV[$sys]}" >>"$RAW/systems.tsv"
 		# shellcheck disable=SC2086 # a list of pids
-		rss "$sys.q$2.rss-idle" ${PIDS[$sys]}
+		rss "$sys.$PHASE.q$2.rss-idle" ${PIDS[$sys]}
 		prefill "$sys" || { log "$sys: prefill failed"; broken=1; }
 		return 0
 	fi
@@ -376,6 +378,7 @@ profile_input() {
 
 scaling() {
 	local n r sys
+	PHASE=scale
 	for n in $LEVELS; do
 		for sys in nullblk vduse vlbqsd vlbc; do
 			up "$sys" "$n" || continue
@@ -432,7 +435,7 @@ block_matrix
 for sys in $SYSTEMS; do
 	[ -n "${DEV[$sys]:-}" ] || continue
 	# shellcheck disable=SC2086 # a list of pids
-	rss "$sys.q1.rss-busy" ${PIDS[$sys]}
+	rss "$sys.block.q1.rss-busy" ${PIDS[$sys]}
 done
 if [ "$PROFILE" = 1 ]; then
 	for sys in vduse vlbqsd vlbc; do
