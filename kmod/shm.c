@@ -22,6 +22,7 @@
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/shmem_fs.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
@@ -30,8 +31,12 @@
 /* Bounce slots are 512 bytes: small headers waste little, sectors align. */
 #define VLB_SLOT_SHIFT		9
 #define VLB_SLOT_SIZE		BIT(VLB_SLOT_SHIFT)
-/* Large enough for big I/O, small enough not to fail on fragmentation. */
-#define VLB_MAX_MAPPING		(128 * 1024)
+/*
+ * A mapping may take up to an eighth of the bounce area, at most 1 MiB: a
+ * 1 MiB request then fits in a few mappings (one gen_pool_alloc() and one
+ * copy each) while a full queue of them still leaves room to allocate.
+ */
+#define VLB_MAX_MAPPING		SZ_1M
 
 struct vlb_bounce {
 	/* per slot: the driver's physical address for the slot's first byte */
@@ -202,7 +207,10 @@ static void vlb_free(struct device *dev, size_t size, void *vaddr,
 
 static size_t vlb_max_mapping_size(struct device *dev)
 {
-	return VLB_MAX_MAPPING;
+	struct vlb_bounce *b = dev_to_shm(dev)->bounce;
+	size_t bytes = b ? (size_t)b->nslots << VLB_SLOT_SHIFT : 0;
+
+	return clamp_t(size_t, bytes / 8, PAGE_SIZE, VLB_MAX_MAPPING);
 }
 
 const struct dma_map_ops vlb_dma_ops = {

@@ -38,6 +38,10 @@ test_ramdisk() {
 	dev=$bg_line
 	check "ramdisk: $dev is a 256 MiB disk" \
 		test "$(blockdev --getsize64 "$dev")" -eq 268435456
+	# The module's DMA mapping limit (an eighth of the bounce area, 1 MiB at
+	# most) is what virtio_blk makes its segment size.
+	check "ramdisk: segments of up to 1 MiB" \
+		test "$(cat "/sys/block/${dev#/dev/}/queue/max_segment_size")" -eq 1048576
 	check "ramdisk: fio 4k randwrite QD16 verified" fio_verify r4k "$dev" \
 		--rw=randwrite --bs=4k --iodepth=16 --size=64M
 	check "ramdisk: fio 1M writes verified" fio_verify w1m "$dev" \
