@@ -484,6 +484,8 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	/* It keeps the event buffers: re-posting one needs no kick */
+	vlb_queue_set_lazy_kick(vlb_dev_queue(dev, EVENTQ), 1);
 	rc = vlb_dev_start(dev);
 	if (rc == 0)
 		rc = vlb_dev_wait_sysfs(dev, "input/input*[0-9]/event*", name,

@@ -45,6 +45,8 @@ struct vlb_queue {
 	struct vlb_vring vring;
 	bool ready;			/* the driver set the ring up */
 	bool call_pending;		/* completed in this round, not told yet */
+	unsigned int lazy_kick;		/* vlb_queue_set_lazy_kick()'s min_held */
+	unsigned int held;		/* popped, not completed, this generation */
 	unsigned int generation;	/* bumped by each reset */
 	struct vlb_req_priv **slots;	/* [queue_size], by chain head */
 	struct vlb_req_priv *stale;	/* held by the application across a reset */

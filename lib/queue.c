@@ -82,6 +82,7 @@ int vlb_queue_start(struct vlb_queue *q, const struct vlb_vq_info *info)
 		break_queue(q, q->vring.error);
 	q->ready = true;	/* if broken, dispatch says so */
 	q->call_pending = false;
+	q->held = 0;
 	pthread_mutex_unlock(&q->ring_lock);
 	pthread_mutex_unlock(&q->round_lock);
 	/* The driver may have queued requests and kicked before we looked */
@@ -180,6 +181,7 @@ static int pop_req(struct vlb_queue *q, struct vlb_req_priv **out)
 	r->in_bytes = iov_bytes(r->pub.in, chain.n_in);
 	r->generation = q->generation;
 	r->busy = true;
+	q->held++;
 	*out = r;
 	return 1;
 }
@@ -205,12 +207,15 @@ VLB_EXPORT int vlb_queue_notify(struct vlb_queue *q)
 /*
  * The next request of a round: pops with kicks off, and only when the ring
  * is empty turns kicks back on and looks once more (an entry added in
- * between would otherwise wait for a kick that never comes).
+ * between would otherwise wait for a kick that never comes).  A lazy queue
+ * leaves kicks off while the device holds any of its requests.
  */
 static int next_req(struct vlb_queue *q, struct vlb_req_priv **out)
 {
 	int rc = pop_req(q, out);
 
+	if (rc == 0 && q->lazy_kick && q->held >= q->lazy_kick)
+		return 0;
 	if (rc == 0 && vlb_vring_enable_kick(&q->vring)) {
 		vlb_vring_disable_kick(&q->vring);
 		rc = pop_req(q, out);
@@ -293,6 +298,7 @@ static int complete(struct vlb_req *req, uint32_t written, bool notify)
 		rc = -ESTALE;
 	} else {
 		r->busy = false;
+		q->held--;
 		if (written > r->in_bytes)
 			written = (uint32_t)r->in_bytes;
 		rc = vlb_vring_push(&q->vring, r->head, written);
@@ -302,6 +308,10 @@ static int complete(struct vlb_req *req, uint32_t written, bool notify)
 			else
 				rc = notify_locked(q);
 		}
+		/* A lazy queue short of buffers: listen again, look once more */
+		if (q->lazy_kick && q->held + 1 == q->lazy_kick && round_queue != q &&
+		    vlb_vring_enable_kick(&q->vring))
+			eventfd_write(q->kick_fd, 1);
 	}
 	pthread_mutex_unlock(&q->ring_lock);
 	return rc;
@@ -315,6 +325,16 @@ VLB_EXPORT int vlb_req_complete(struct vlb_req *req, uint32_t written)
 VLB_EXPORT int vlb_req_complete_nonotify(struct vlb_req *req, uint32_t written)
 {
 	return complete(req, written, false);
+}
+
+VLB_EXPORT void vlb_queue_set_lazy_kick(struct vlb_queue *q, unsigned int min_held)
+{
+	pthread_mutex_lock(&q->ring_lock);
+	/* Kicks may be off and wanted now: the next round turns them on */
+	if (min_held == 0 || min_held > q->lazy_kick)
+		eventfd_write(q->kick_fd, 1);
+	q->lazy_kick = min_held;
+	pthread_mutex_unlock(&q->ring_lock);
 }
 
 VLB_EXPORT int vlb_queue_fd(struct vlb_queue *q)

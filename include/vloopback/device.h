@@ -183,6 +183,19 @@ int vlb_queue_fd(struct vlb_queue *q);
  */
 int vlb_queue_dispatch(struct vlb_queue *q);
 
+/*
+ * For a queue whose buffers the device keeps until it has something to put
+ * in them (virtio-input events, received packets): while the device holds
+ * at least min_held requests of the queue, the driver does not kick when it
+ * adds buffers, so re-posting a buffer after each event costs no kick and
+ * no wakeup.  The buffers added meanwhile are taken by the next
+ * vlb_queue_dispatch(); when a completion leaves the device holding fewer
+ * than min_held, kicks come back on and, if buffers are waiting, the queue
+ * fd is signalled.  min_held is what the device needs at once (1 for one
+ * event per buffer).  0, the default: the driver kicks for every batch.
+ */
+void vlb_queue_set_lazy_kick(struct vlb_queue *q, unsigned int min_held);
+
 struct vlb_dev *vlb_queue_dev(struct vlb_queue *q);
 unsigned int vlb_queue_index(struct vlb_queue *q);
 

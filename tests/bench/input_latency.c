@@ -261,8 +261,11 @@ static int vlb_setup(struct way *w)
 	int rc;
 
 	rc = vlb_dev_create(&cfg, &vdev);
-	if (rc == 0)
+	if (rc == 0) {
+		/* A report takes two buffers: no kicks while we hold as many */
+		vlb_queue_set_lazy_kick(vlb_dev_queue(vdev, EVENTQ), 2);
 		rc = vlb_dev_start(vdev);
+	}
 	if (rc == 0)
 		rc = vlb_dev_wait_sysfs(vdev, "input/input*[0-9]/event*", name,
 					sizeof(name), WAIT_MS);
@@ -294,7 +297,8 @@ static void vlb_fill(struct vlb_req *req, uint16_t type, uint16_t code,
  * Buffers are taken from the ring when needed, not when the driver kicks:
  * the driver re-posts each buffer it consumed, and answering every such
  * kick would wake this thread (and compete with the reader) per event.
- * The kick fd is only watched while there is no buffer at all.
+ * With lazy kicks (vlb_setup) the driver does not even kick for them; the
+ * kick fd is only watched while we are short of buffers.
  */
 static int vlb_send(struct way *w, unsigned int seq)
 {

@@ -386,6 +386,89 @@ static void round_takes_one_ring_and_rearms_the_kick(void **state)
 	assert_int_equal(used_idx(f), NUM + 1);
 }
 
+/* ---- lazy kicks: a device that keeps posted buffers ---- */
+
+/* Would the driver kick after making one more chain available? */
+static bool driver_kicks(struct fixture *f)
+{
+	uint16_t new_idx = le16toh(f->avail->idx);
+	uint16_t avail_event;
+
+	if (!(f->dev.features & (1ULL << VIRTIO_RING_F_EVENT_IDX)))
+		return !(le16toh(f->used->flags) & VRING_USED_F_NO_NOTIFY);
+	memcpy(&avail_event, &f->used->ring[NUM], sizeof(avail_event));
+	return vring_need_event(le16toh(avail_event), new_idx,
+				(uint16_t)(new_idx - 1));
+}
+
+static void restart_with(struct fixture *f, uint64_t features)
+{
+	vlb_queue_stop(&f->q);
+	memset(f->area, 0, AREA_SIZE);
+	f->dev.features = features;
+	start(f, NUM);
+	count(f->q.kick_fd);
+}
+
+/*
+ * The driver re-posts each buffer the device fills; while the device holds
+ * min_held others, that costs no kick.  The completion that leaves it
+ * fewer turns kicks back on and, buffers waiting, wakes the dispatcher,
+ * which takes them all.
+ */
+static void lazy_kick(struct fixture *f, uint64_t features, unsigned int min_held)
+{
+	unsigned int i, quiet = 4 - min_held;
+
+	restart_with(f, features);
+	vlb_queue_set_lazy_kick(&f->q, min_held);
+	count(f->q.kick_fd);
+	f->mode = HOLD;
+	for (i = 0; i < 4; i++)
+		post_in(f, (uint16_t)i);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 4);
+	for (i = 0; i < quiet; i++) {
+		assert_int_equal(vlb_req_complete(f->held[i], 8), 0);
+		make_avail(f, (uint16_t)i);	/* the driver re-posts it */
+		assert_false(driver_kicks(f));
+	}
+	assert_int_equal(count(f->q.kick_fd), 0);
+	assert_int_equal(vlb_req_complete(f->held[quiet], 8), 0);
+	assert_int_equal(count(f->q.kick_fd), 1);
+	assert_int_equal(vlb_queue_dispatch(&f->q), quiet);
+	assert_int_equal(used_idx(f), quiet + 1);
+}
+
+static void lazy_queue_is_not_kicked_while_it_holds_buffers(void **state)
+{
+	lazy_kick(*state, 0, 1);
+}
+
+static void lazy_queue_with_event_idx(void **state)
+{
+	lazy_kick(*state, 1ULL << VIRTIO_RING_F_EVENT_IDX, 1);
+}
+
+static void lazy_queue_wanting_two_buffers(void **state)
+{
+	lazy_kick(*state, 1ULL << VIRTIO_RING_F_EVENT_IDX, 2);
+}
+
+/* Without lazy kicks, re-posting a buffer kicks: the default */
+static void eager_queue_is_kicked_for_each_buffer(void **state)
+{
+	struct fixture *f = *state;
+
+	restart_with(f, 1ULL << VIRTIO_RING_F_EVENT_IDX);
+	f->mode = HOLD;
+	post_in(f, 0);
+	post_in(f, 1);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 2);
+	assert_int_equal(vlb_req_complete(f->held[0], 8), 0);
+	make_avail(f, 0);
+	assert_true(driver_kicks(f));
+}
+
 /* ---- completions from another thread while rounds go on ---- */
 
 struct completer {
@@ -479,6 +562,10 @@ int main(void)
 		T(malformed_ring_breaks_the_queue_and_logs_once),
 		T_IDLE(ring_larger_than_queue_size_is_refused),
 		T(round_takes_one_ring_and_rearms_the_kick),
+		T(lazy_queue_is_not_kicked_while_it_holds_buffers),
+		T(lazy_queue_with_event_idx),
+		T(lazy_queue_wanting_two_buffers),
+		T(eager_queue_is_kicked_for_each_buffer),
 		T(completions_from_another_thread_reach_the_used_ring),
 	};
 

@@ -50,6 +50,7 @@ class FakeLib:
         self.requests: Dict[int, List[FakeRequest]] = {}
         self.messages: List[Callable[[object], None]] = []
         self.replies: List[object] = []
+        self.lazy_kick: Dict[int, int] = {}
 
     def close(self) -> None:
         for fd in (self.dev_fd, *self.queue_fds):
@@ -133,6 +134,9 @@ class FakeLib:
 
     def vlb_queue_notify(self, q):
         return 0
+
+    def vlb_queue_set_lazy_kick(self, q, min_held):
+        self.lazy_kick[q[1]] = min_held
 
     def vlb_req_complete(self, req, written):
         req.completions.append((written, True))

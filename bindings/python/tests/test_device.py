@@ -306,3 +306,12 @@ def test_library_messages_go_to_the_logger(caplog):
         device_mod._log_from_c(7, "a detail")
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
         (logging.ERROR, "an error"), (logging.DEBUG, "a detail")]
+
+
+def test_set_lazy_kick_reaches_the_library_and_checks_its_range(fake_lib):
+    with Echo() as dev:
+        dev.queues[1].set_lazy_kick(2)
+        assert fake_lib.lazy_kick == {1: 2}
+        with pytest.raises(ValueError):
+            dev.queues[0].set_lazy_kick(-1)
+        assert fake_lib.lazy_kick == {1: 2}

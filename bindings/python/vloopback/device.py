@@ -89,6 +89,15 @@ class Queue:
         """Interrupt the driver for requests completed with notify=False."""
         check(_lib().vlb_queue_notify(self._q), f"queue {self.index}: notify")
 
+    def set_lazy_kick(self, min_held: int) -> None:
+        """For a queue whose buffers the device keeps until it has data for
+        them (input events): while the device holds at least ``min_held``
+        requests, the driver adds buffers without kicking; ``dispatch()``
+        takes them.  0 (the default) turns it off."""
+        if not 0 <= min_held < 2**32:
+            raise ValueError(f"min_held must be 0..2**32-1, not {min_held}")
+        _lib().vlb_queue_set_lazy_kick(self._q, min_held)
+
     def __repr__(self) -> str:
         return f"<Queue {self.index} of {self.device!r}>"
 
