@@ -87,6 +87,8 @@ void vlb_dev_fail(struct vlb_device *ldev, const char *why)
 		spin_unlock_irq(&lvq->lock);
 		irq_work_queue(&lvq->irq_work);
 	}
+	/* Only now may user space learn of it: its mapping no longer sees the area */
+	smp_store_release(&ldev->gone, true);
 	vlb_msg_flush(ldev);
 	if (why)
 		queue_work(system_long_wq, &ldev->remove_work);

@@ -100,7 +100,8 @@ static bool msg_take(struct vlb_device *ldev, struct vlb_msg *m,
 
 static bool msg_ready(struct vlb_device *ldev)
 {
-	return READ_ONCE(ldev->dead) || !list_empty_careful(&ldev->msg_queue);
+	/* pairs with vlb_dev_fail(): user space hears once the area is revoked */
+	return smp_load_acquire(&ldev->gone) || !list_empty_careful(&ldev->msg_queue);
 }
 
 ssize_t vlb_msg_read(struct vlb_device *ldev, char __user *buf, size_t len,
@@ -113,7 +114,8 @@ ssize_t vlb_msg_read(struct vlb_device *ldev, char __user *buf, size_t len,
 	if (len < sizeof(m))
 		return -EINVAL;
 	for (;;) {
-		if (READ_ONCE(ldev->dead))
+		/* pairs with vlb_dev_fail(), as in msg_ready() */
+		if (smp_load_acquire(&ldev->gone))
 			return -ENODEV;
 		if (msg_take(ldev, &m, &owned))
 			break;
@@ -174,7 +176,8 @@ __poll_t vlb_msg_poll(struct vlb_device *ldev, struct file *file,
 	__poll_t mask = 0;
 
 	poll_wait(file, &ldev->msg_readq, wait);
-	if (READ_ONCE(ldev->dead))
+	/* pairs with vlb_dev_fail(), as in msg_ready() */
+	if (smp_load_acquire(&ldev->gone))
 		mask |= EPOLLHUP | EPOLLERR;
 	if (!list_empty_careful(&ldev->msg_queue))
 		mask |= EPOLLIN | EPOLLRDNORM;

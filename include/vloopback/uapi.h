@@ -17,6 +17,7 @@
  *   read   one struct vlb_msg per call: what the driver did
  *   write  one struct vlb_reply per call: answer to a msg with VLB_MSG_F_REPLY
  *   poll   EPOLLIN when a message is pending, EPOLLHUP when the device failed
+ *          (by then the shared area is taken back: its mapping reads zeros)
  *
  * Ring and buffer addresses are IOVAs: offsets into the shared area plus
  * VLB_SHM_IOVA_BASE.  User space never sees any other kernel memory.
