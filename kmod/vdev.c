@@ -163,7 +163,7 @@ void vlb_vdev_del_vqs(struct virtio_device *vdev)
 		owed = lvq->owed;
 		lvq->owed = NULL;
 		spin_unlock_irq(&lvq->lock);
-		vlb_vq_irq_sync(lvq);
+		irq_work_sync(&lvq->irq_work);
 		vring_del_virtqueue(vq);
 		kfree(owed);
 	}
@@ -175,7 +175,7 @@ static void vlb_synchronize_cbs(struct virtio_device *vdev)
 	unsigned int i;
 
 	for (i = 0; i < ldev->num_queues; i++)
-		vlb_vq_irq_sync(&ldev->vqs[i]);
+		irq_work_sync(&ldev->vqs[i].irq_work);
 }
 
 static const char *vlb_bus_name(struct virtio_device *vdev)

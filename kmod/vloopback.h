@@ -70,12 +70,6 @@ struct vlb_vq {
 	wait_queue_entry_t call_wait;
 	poll_table call_pt;
 	struct irq_work irq_work;	/* vring_interrupt in hard irq context */
-	/* or on the CPU that last kicked the queue, through an IPI */
-	int kick_cpu;			/* -1: none yet */
-	call_single_data_t csd;
-	unsigned long csd_queued;	/* bit 0: sent, function not started */
-	atomic_t csd_refs;		/* sent, function not finished */
-	atomic_t irq_req;		/* interrupts asked for while one runs */
 };
 
 struct vlb_device {
@@ -173,7 +167,6 @@ void vlb_vq_init(struct vlb_vq *lvq, struct vlb_device *ldev,
 int vlb_vq_set_fds(struct vlb_vq *lvq, int kick_fd, int call_fd);
 void vlb_vq_release_fds(struct vlb_vq *lvq);
 bool vlb_vq_notify(struct virtqueue *vq);
-void vlb_vq_irq_sync(struct vlb_vq *lvq);
 
 /* inflight.c */
 void vlb_inflight_avail(struct vlb_vq *lvq);
