@@ -25,6 +25,7 @@
 
 #include "log_capture.h"
 #include "vhost_user.h"
+#include "vhu_peer.h"
 
 #define MAX_SEEN	32
 
@@ -52,44 +53,16 @@ struct fixture {
 	struct log_capture log;
 };
 
-static bool read_all(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < len) {
-		r = read(fd, (char *)buf + got, len - got);
-		if (r <= 0)
-			return false;
-		got += r;
-	}
-	return true;
-}
-
 /* An independent reader for the adapter's requests; fds are counted and closed */
 static bool fake_read(int sock, struct vhu_msg *m, unsigned int *nfds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * VHU_MAX_FDS)];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = &m->hdr, .iov_len = sizeof(m->hdr) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-	struct cmsghdr *c;
 	int fds[VHU_MAX_FDS];
 	unsigned int i;
+	bool ok = peer_recv(sock, m, fds, nfds);
 
-	*nfds = 0;
-	if (recvmsg(sock, &mh, MSG_WAITALL) != sizeof(m->hdr))
-		return false;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		*nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		memcpy(fds, CMSG_DATA(c), *nfds * sizeof(int));
-	}
 	for (i = 0; i < *nfds; i++)
 		close(fds[i]);
-	return m->hdr.size <= sizeof(m->u) && read_all(sock, &m->u, m->hdr.size);
+	return ok;
 }
 
 static void fake_reply(int sock, const struct vhu_msg *req, const void *payload,

@@ -22,6 +22,7 @@
 
 #include "log_capture.h"
 #include "vhost_user.h"
+#include "vhu_peer.h"
 
 #define DEADLINE_MS	2000
 
@@ -73,40 +74,13 @@ static int count_open_fds(void)
 	return n;
 }
 
-static void read_all(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < len) {
-		r = read(fd, (char *)buf + got, len - got);
-		if (r <= 0)
-			return;
-		got += r;
-	}
-}
-
 /* An independent reader for the request, not the code under test */
 static void fake_read_request(struct fake_backend *f)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * VHU_MAX_FDS)];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = &f->req.hdr, .iov_len = sizeof(f->req.hdr) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-	struct cmsghdr *c;
 	int fds[VHU_MAX_FDS];
 	unsigned int i;
 
-	if (recvmsg(f->sock, &mh, MSG_WAITALL) != sizeof(f->req.hdr))
-		return;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		f->nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		memcpy(fds, CMSG_DATA(c), f->nfds * sizeof(int));
-	}
-	read_all(f->sock, &f->req.u, f->req.hdr.size);
+	peer_recv(f->sock, &f->req, fds, &f->nfds);
 	for (i = 0; i < f->nfds; i++) {
 		eventfd_t v;
 
@@ -224,7 +198,7 @@ static void *fake_backend(void *arg)
 	fake_read_request(f);
 	switch (f->lie) {
 	case SILENT:
-		read_all(f->sock, &r, 1);	/* until the front-end gives up */
+		peer_read_all(f->sock, &r, 1);	/* until the front-end gives up */
 		return NULL;
 	case HANG_UP:
 		shutdown(f->sock, SHUT_RDWR);
