@@ -72,6 +72,23 @@ test_ramdisk_mq() {
 	check "ramdisk --queues 2: exits cleanly" stop_bg
 }
 
+# Feed the events of file $2 to the input device on fd 3, one report per
+# 5 ms (evdev drops what its reader has not taken), and write what a reader
+# of node $1 got to the file "got".
+input_roundtrip() {
+	local rd
+	python3 "$VLB_SRC/tests/kernel/evread.py" "$1" "$(wc -l <"$2")" 20 >got &
+	rd=$!
+	wait_for 10 sh -c "ls -l /proc/$rd/fd | grep -q '$1'"
+	python3 -c 'import sys, time
+for line in open(sys.argv[1]):
+    sys.stdout.write(line)
+    sys.stdout.flush()
+    if line == "0 0 0\n":
+        time.sleep(0.005)' "$2" >&3
+	wait "$rd"
+}
+
 test_input() {
 	fifo=/tmp/events.fifo	# the 9p work dir cannot hold a fifo
 	mkfifo "$fifo"
@@ -80,12 +97,8 @@ test_input() {
 		{ not_ok "input: device starts"; exec 3>&-; return; }
 	node=$bg_line
 	check "input: $node is an event device" test -c "$node"
-	python3 "$VLB_SRC/tests/kernel/evread.py" "$node" 4 20 >got &
-	rd=$!
-	wait_for 10 sh -c "ls -l /proc/$rd/fd | grep -q '$node'"
-	printf '1 30 1\n0 0 0\n1 30 0\n0 0 0\n' >&3
-	wait "$rd"
 	printf '1 30 1\n0 0 0\n1 30 0\n0 0 0\n' >want
+	input_roundtrip "$node" want
 	check "input: events arrive with the type, code and value sent" cmp got want
 	# Far more events than the driver posts buffers (64): the device runs
 	# out, and only then asks for kicks again (lazy kicks), many times over.
@@ -93,17 +106,7 @@ test_input() {
 	for i in $(seq 1 100); do
 		printf '1 %d 1\n0 0 0\n1 %d 0\n0 0 0\n' $((i % 10 + 16)) $((i % 10 + 16))
 	done >want
-	python3 "$VLB_SRC/tests/kernel/evread.py" "$node" 400 20 >got &
-	rd=$!
-	wait_for 10 sh -c "ls -l /proc/$rd/fd | grep -q '$node'"
-	# one report per 5 ms: evdev drops what its reader has not taken
-	python3 -c 'import sys, time
-for line in open(sys.argv[1]):
-    sys.stdout.write(line)
-    sys.stdout.flush()
-    if line == "0 0 0\n":
-        time.sleep(0.005)' want >&3
-	wait "$rd"
+	input_roundtrip "$node" want
 	check "input: 400 events, 6 rounds of the driver's buffers, all arrive in order" cmp got want
 	check "input: device process exits cleanly" stop_bg
 	exec 3>&-
