@@ -53,6 +53,12 @@ size_t vlb_shm_ring_bytes(unsigned int num_queues, unsigned int queue_size)
 	return num_queues * PAGE_ALIGN(vring_size(queue_size, SMP_CACHE_BYTES));
 }
 
+/* The bounce area: what follows the rings */
+static size_t shm_bounce_bytes(const struct vlb_shm *shm)
+{
+	return shm->size - shm->ring_size;
+}
+
 static struct vlb_shm *dev_to_shm(struct device *dev)
 {
 	return &container_of(dev, struct vlb_device, dev)->shm;
@@ -207,10 +213,8 @@ static void vlb_free(struct device *dev, size_t size, void *vaddr,
 
 static size_t vlb_max_mapping_size(struct device *dev)
 {
-	struct vlb_bounce *b = dev_to_shm(dev)->bounce;
-	size_t bytes = b ? (size_t)b->nslots << VLB_SLOT_SHIFT : 0;
-
-	return clamp_t(size_t, bytes / 8, PAGE_SIZE, VLB_MAX_MAPPING);
+	return clamp_t(size_t, shm_bounce_bytes(dev_to_shm(dev)) / 8, PAGE_SIZE,
+		       VLB_MAX_MAPPING);
 }
 
 const struct dma_map_ops vlb_dma_ops = {
@@ -261,7 +265,7 @@ static struct gen_pool *shm_pool(struct vlb_shm *shm, int order, size_t off,
 
 static int shm_init_bounce(struct vlb_shm *shm)
 {
-	size_t bytes = shm->size - shm->ring_size;
+	size_t bytes = shm_bounce_bytes(shm);
 	struct vlb_bounce *b = kzalloc(sizeof(*b), GFP_KERNEL);
 
 	if (!b)

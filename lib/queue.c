@@ -208,7 +208,7 @@ VLB_EXPORT int vlb_queue_notify(struct vlb_queue *q)
  * The next request of a round: pops with kicks off, and only when the ring
  * is empty turns kicks back on and looks once more (an entry added in
  * between would otherwise wait for a kick that never comes).  A lazy queue
- * leaves kicks off while the device holds any of its requests.
+ * leaves kicks off while the device holds at least min_held requests.
  */
 static int next_req(struct vlb_queue *q, struct vlb_req_priv **out)
 {
