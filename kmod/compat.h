@@ -8,6 +8,8 @@
 #define VLB_KMOD_COMPAT_H
 
 #include <linux/eventfd.h>
+#include <linux/mm.h>
+#include <linux/shmem_fs.h>
 #include <linux/version.h>
 #include <linux/virtio_config.h>
 
@@ -26,6 +28,13 @@ static inline void vlb_compat_eventfd_signal(struct eventfd_ctx *ctx)
 #else
 	eventfd_signal(ctx, 1);
 #endif
+}
+
+/* the area's shmem file, not charged against any mount's size */
+static inline struct file *vlb_compat_shmem_file(const char *name,
+						 size_t size)
+{
+	return shmem_file_setup(name, size, VM_NORESERVE);
 }
 
 /* 6.11 passes find_vqs() an array of struct virtqueue_info */

@@ -83,7 +83,8 @@ void vlb_dev_fail(struct vlb_device *ldev, const char *why)
 		struct vlb_vq *lvq = &ldev->vqs[i];
 
 		spin_lock_irq(&lvq->lock);
-		vlb_inflight_fail(lvq);
+		if (lvq->vq)
+			lvq->failed_some = true;
 		spin_unlock_irq(&lvq->lock);
 		irq_work_queue(&lvq->irq_work);
 	}
@@ -218,12 +219,8 @@ static long vlb_ioc_get_vq(struct vlb_device *ldev, void __user *arg)
 		return -EINVAL;
 	lvq = &ldev->vqs[info.index];
 	spin_lock_irq(&lvq->lock);
-	if (lvq->vq) {
-		info.num = lvq->vring->num;
-		info.desc = virtqueue_get_desc_addr(lvq->vq);
-		info.avail = virtqueue_get_avail_addr(lvq->vq);
-		info.used = virtqueue_get_used_addr(lvq->vq);
-	}
+	if (lvq->vq)
+		vlb_shadow_addrs(lvq, &info);
 	spin_unlock_irq(&lvq->lock);
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }

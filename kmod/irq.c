@@ -23,22 +23,28 @@
 static void vlb_vq_irq(struct irq_work *work)
 {
 	struct vlb_vq *lvq = container_of(work, struct vlb_vq, irq_work);
+	struct vlb_device *ldev = lvq->ldev;
 	struct virtqueue *vq;
-	bool sane = true;
+	bool irq = false;
+	int err = 0;
 
 	spin_lock(&lvq->lock);
 	vq = lvq->vq;
-	if (vq) {
-		vlb_inflight_avail(lvq);
-		sane = vlb_inflight_used(lvq);
-	}
+	/* nothing reaches the driver before DRIVER_OK or after a reset */
+	if (vq && !(READ_ONCE(ldev->status) & VIRTIO_CONFIG_S_DRIVER_OK))
+		vq = NULL;
+	if (vq && READ_ONCE(ldev->dead))
+		irq = vlb_shadow_fail(lvq) || lvq->failed_some;
+	else if (vq && !lvq->broken)
+		err = vlb_shadow_harvest(lvq, &irq);
+	if (err)
+		lvq->broken = true;
+	lvq->failed_some = false;
 	spin_unlock(&lvq->lock);
-	if (!sane) {
-		vlb_dev_fail_async(lvq->ldev);
-		return;
-	}
+	if (err)
+		vlb_dev_fail_async(ldev);
 	/* del_vqs clears lvq->vq, then waits for this work with irq_work_sync */
-	if (vq)
+	if (irq)
 		vring_interrupt(0, vq);
 }
 
@@ -87,27 +93,30 @@ static void vlb_call_detach(struct vlb_vq *lvq)
 	irq_work_sync(&lvq->irq_work);
 }
 
-static int vlb_call_attach(struct vlb_vq *lvq, int fd)
+/* Watch @file, an eventfd whose context is @ctx; takes over the reference. */
+static void vlb_call_attach(struct vlb_vq *lvq, struct file *file,
+			    struct eventfd_ctx *ctx)
 {
-	struct eventfd_ctx *ctx;
-	struct file *file;
 	__poll_t events;
 
-	file = fget(fd);
-	if (!file)
-		return -EBADF;
-	ctx = eventfd_ctx_fileget(file);
-	if (IS_ERR(ctx)) {
-		fput(file);
-		return PTR_ERR(ctx);
-	}
 	lvq->call = ctx;
 	events = vfs_poll(file, &lvq->call_pt);
-	fput(file);
 	/* a completion signalled before we watched must not be lost */
 	if (events & EPOLLIN)
 		irq_work_queue(&lvq->irq_work);
-	return 0;
+}
+
+static struct eventfd_ctx *vlb_call_get(int fd, struct file **file)
+{
+	struct eventfd_ctx *ctx;
+
+	*file = fget(fd);
+	if (!*file)
+		return ERR_PTR(-EBADF);
+	ctx = eventfd_ctx_fileget(*file);
+	if (IS_ERR(ctx))
+		fput(*file);
+	return ctx;
 }
 
 static void vlb_kick_swap(struct vlb_vq *lvq, struct eventfd_ctx *ctx)
@@ -122,25 +131,32 @@ static void vlb_kick_swap(struct vlb_vq *lvq, struct eventfd_ctx *ctx)
 		eventfd_ctx_put(old);
 }
 
-/* kick_fd/call_fd: an eventfd, or -1 to detach.  Caller holds fds_lock. */
+/*
+ * kick_fd/call_fd: an eventfd, or -1 to detach.  Both are checked before
+ * anything changes.  Caller holds fds_lock.
+ */
 int vlb_vq_set_fds(struct vlb_vq *lvq, int kick_fd, int call_fd)
 {
-	struct eventfd_ctx *kick = NULL;
-	int err;
+	struct eventfd_ctx *kick = NULL, *call = NULL;
+	struct file *call_file = NULL;
 
 	if (kick_fd >= 0) {
 		kick = eventfd_ctx_fdget(kick_fd);
 		if (IS_ERR(kick))
 			return PTR_ERR(kick);
 	}
-	vlb_call_detach(lvq);
 	if (call_fd >= 0) {
-		err = vlb_call_attach(lvq, call_fd);
-		if (err) {
+		call = vlb_call_get(call_fd, &call_file);
+		if (IS_ERR(call)) {
 			if (kick)
 				eventfd_ctx_put(kick);
-			return err;
+			return PTR_ERR(call);
 		}
+	}
+	vlb_call_detach(lvq);
+	if (call) {
+		vlb_call_attach(lvq, call_file, call);
+		fput(call_file);
 	}
 	vlb_kick_swap(lvq, kick);
 	return 0;
@@ -160,10 +176,9 @@ bool vlb_vq_notify(struct virtqueue *vq)
 	bool fail = false;
 
 	spin_lock_irqsave(&lvq->lock, flags);
-	vlb_inflight_avail(lvq);
 	if (READ_ONCE(lvq->ldev->dead))
-		fail = vlb_inflight_fail(lvq) > 0;
-	else if (lvq->kick)
+		fail = lvq->failed_some |= vlb_shadow_fail(lvq);
+	else if (vlb_shadow_publish(lvq) && lvq->kick)
 		vlb_compat_eventfd_signal(lvq->kick);
 	spin_unlock_irqrestore(&lvq->lock, flags);
 	if (fail)

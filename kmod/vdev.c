@@ -69,7 +69,7 @@ static void vlb_set_status(struct virtio_device *vdev, u8 status)
 	struct vlb_msg m = { .type = VLB_MSG_DRIVER_OK };
 	u8 old = ldev->status;
 
-	ldev->status = status;
+	WRITE_ONCE(ldev->status, status);
 	if ((status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 	    !(old & VIRTIO_CONFIG_S_DRIVER_OK))
 		vlb_msg_post(ldev, &m);
@@ -88,7 +88,7 @@ static void vlb_reset(struct virtio_device *vdev)
 			vlb_dev_fail(ldev, "the device process refused reset");
 		ldev->told = false;
 	}
-	ldev->status = 0;
+	WRITE_ONCE(ldev->status, 0);
 }
 
 static u64 vlb_get_features(struct virtio_device *vdev)
@@ -120,7 +120,7 @@ int vlb_vdev_create_vq(struct virtio_device *vdev, unsigned int index,
 	struct vlb_device *ldev = vdev_to_ldev(vdev);
 	struct vlb_vq *lvq;
 	struct virtqueue *vq;
-	u16 *owed;
+	int err;
 
 	if (index >= ldev->num_queues)
 		return -ENOENT;
@@ -130,19 +130,16 @@ int vlb_vdev_create_vq(struct virtio_device *vdev, unsigned int index,
 				    callback, name);
 	if (!vq)
 		return -ENOMEM;
-	owed = kcalloc(virtqueue_get_vring_size(vq), sizeof(*owed),
-		       GFP_KERNEL);
-	if (!owed) {
-		vring_del_virtqueue(vq);
-		return -ENOMEM;
-	}
 	vq->priv = lvq;
+	/* nobody looks at the shadow before lvq->vq is set */
+	err = vlb_shadow_init(lvq, vq);
+	if (err) {
+		vring_del_virtqueue(vq);
+		return err;
+	}
 	spin_lock_irq(&lvq->lock);
-	lvq->owed = owed;
-	lvq->avail_seen = 0;
-	lvq->used_seen = 0;
-	lvq->untracked = false;
-	lvq->vring = virtqueue_get_vring(vq);
+	lvq->broken = false;
+	lvq->failed_some = false;
 	lvq->vq = vq;
 	spin_unlock_irq(&lvq->lock);
 	*out = vq;
@@ -155,17 +152,13 @@ void vlb_vdev_del_vqs(struct virtio_device *vdev)
 
 	list_for_each_entry_safe(vq, n, &vdev->vqs, list) {
 		struct vlb_vq *lvq = vq->priv;
-		u16 *owed;
 
 		spin_lock_irq(&lvq->lock);
 		lvq->vq = NULL;
-		lvq->vring = NULL;
-		owed = lvq->owed;
-		lvq->owed = NULL;
 		spin_unlock_irq(&lvq->lock);
 		irq_work_sync(&lvq->irq_work);
 		vring_del_virtqueue(vq);
-		kfree(owed);
+		vlb_shadow_free(lvq);
 	}
 }
 

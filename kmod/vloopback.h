@@ -7,14 +7,17 @@
  *   dev.c    the device object, its fd, its one teardown path
  *   msg.c    messages to the device process and its replies
  *   vdev.c   virtio_config_ops: the kernel keeps the device state
- *   shm.c    the shared area and the bounce DMA ops over it
+ *   shm.c    the shared area: shadow rings, then the bounce region
+ *   bounce.c bounce mappings: the only place data crosses the boundary
+ *   dma.c    dma_map_ops over bounce.c; the virtio core's rings stay private
+ *   shadow.c the device's view of a queue, mediated and checked
  *   irq.c    kick and call eventfds
- *   inflight.c  what the driver is owed when the device process dies
  */
 #ifndef VLB_KMOD_VLOOPBACK_H
 #define VLB_KMOD_VLOOPBACK_H
 
 #include <linux/device.h>
+#include <linux/dma-direction.h>
 #include <linux/eventfd.h>
 #include <linux/irq_work.h>
 #include <linux/list.h>
@@ -30,20 +33,52 @@
 #include <vloopback/uapi.h>
 
 struct gen_pool;
-struct vlb_bounce;
 
-/* The area shared with the device process: rings and bounce buffers. */
+/* Largest indirect table the shadow ring reads (the virtio core's limit) */
+#define VLB_MAX_INDIRECT	4096
+
+/* Bounce mappings in the shared area (bounce.c) */
+struct vlb_bounce {
+	struct gen_pool *pool;
+	void *vaddr;		/* kernel address of the bounce region */
+	u64 iova;		/* its first IOVA */
+	size_t size;
+	size_t max_mapping;
+	unsigned long nslots;
+	phys_addr_t *orig;	/* per mapping (first slot): driver's address */
+	u32 *len;		/* per mapping (first slot): bytes */
+	u32 *start;		/* per slot: first slot of its mapping, or ~0 */
+	unsigned long *live;	/* bit set: a live mapping starts here */
+	bool dead;		/* nothing moves through the area any more */
+};
+
+/* The area shared with the device process: shadow rings and bounce buffers. */
 struct vlb_shm {
 	struct file *file;	/* shmem file; user space maps this */
 	struct page **pages;	/* the area's pages, pinned for its lifetime */
 	unsigned long npages;
 	void *vaddr;		/* kernel mapping of the whole area */
 	size_t size;
-	size_t ring_size;	/* [0, ring_size) holds the vrings */
-	struct gen_pool *ring_pool;
-	struct gen_pool *bounce_pool;
-	struct vlb_bounce *bounce;	/* bookkeeping of live mappings */
-	bool poisoned;		/* device dead: the driver reads 0xff back */
+	struct vlb_bounce bounce;	/* everything after the shadow rings */
+};
+
+/*
+ * A queue as the device sees it (shadow.c): a split ring in the shared area
+ * that only the module writes, next to the virtio core's private ring.
+ */
+struct vlb_shadow {
+	unsigned int num;
+	bool event_idx;
+	struct vring ring;		/* in the shared area */
+	u64 iova;			/* of ring.desc */
+	const struct vring *priv;	/* the virtio core's */
+	u16 avail_seen;		/* private avail entries taken */
+	u16 avail_pub;		/* shadow avail index published */
+	u16 used_seen;		/* shadow used entries taken */
+	u16 used_pub;		/* private used index written */
+	unsigned long *owed;	/* per head: made available, not returned */
+	unsigned long *request;	/* per head: the chain has a readable part */
+	u32 *wlen;		/* per head: device-writable bytes */
 };
 
 struct vlb_device;
@@ -58,12 +93,10 @@ struct vlb_vq {
 	/* protects vq, vring, kick and the in-flight tracking below */
 	spinlock_t lock;
 	struct virtqueue *vq;
-	const struct vring *vring;
+	struct vlb_shadow shadow;
 	struct eventfd_ctx *kick;
-	u16 *owed;		/* per head: made available - returned */
-	u16 avail_seen;
-	u16 used_seen;
-	bool untracked;		/* a window exceeded the ring: counts are off */
+	bool broken;		/* the device returned what it was not given */
+	bool failed_some;	/* dead: entries returned, interrupt pending */
 
 	/* call eventfd, watched in-kernel; changed under ldev->fds_lock */
 	struct eventfd_ctx *call;
@@ -157,9 +190,34 @@ int vlb_shm_init(struct vlb_device *ldev, size_t size);
 void vlb_shm_destroy(struct vlb_shm *shm);
 void vlb_shm_revoke(struct vlb_shm *shm);
 int vlb_shm_fd(struct vlb_shm *shm);
-void *vlb_shm_iova_to_va(struct vlb_shm *shm, u64 iova, size_t len);
 size_t vlb_shm_ring_bytes(unsigned int num_queues, unsigned int queue_size);
+void *vlb_shm_ring(struct vlb_device *ldev, unsigned int index, u64 *iova);
+
+/* bounce.c */
+int vlb_bounce_init(struct vlb_bounce *b, void *vaddr, u64 iova, size_t size,
+		    size_t max_mapping);
+void vlb_bounce_destroy(struct vlb_bounce *b);
+dma_addr_t vlb_bounce_map(struct vlb_bounce *b, phys_addr_t phys, size_t size,
+			  enum dma_data_direction dir, unsigned long attrs);
+void vlb_bounce_unmap(struct vlb_bounce *b, dma_addr_t iova, size_t size,
+		      enum dma_data_direction dir, unsigned long attrs);
+void vlb_bounce_sync(struct vlb_bounce *b, dma_addr_t iova, size_t size,
+		     enum dma_data_direction dir, bool for_cpu);
+int vlb_bounce_read_orig(const struct vlb_bounce *b, u64 iova, void *buf,
+			 size_t len);
+void vlb_bounce_kill(struct vlb_bounce *b);
+size_t vlb_bounce_max_mapping(const struct vlb_bounce *b);
+
+/* dma.c */
 extern const struct dma_map_ops vlb_dma_ops;
+
+/* shadow.c */
+int vlb_shadow_init(struct vlb_vq *lvq, struct virtqueue *vq);
+void vlb_shadow_free(struct vlb_vq *lvq);
+void vlb_shadow_addrs(const struct vlb_vq *lvq, struct vlb_vq_info *info);
+bool vlb_shadow_publish(struct vlb_vq *lvq);
+int vlb_shadow_harvest(struct vlb_vq *lvq, bool *irq);
+bool vlb_shadow_fail(struct vlb_vq *lvq);
 
 /* irq.c */
 void vlb_vq_init(struct vlb_vq *lvq, struct vlb_device *ldev,
@@ -167,10 +225,5 @@ void vlb_vq_init(struct vlb_vq *lvq, struct vlb_device *ldev,
 int vlb_vq_set_fds(struct vlb_vq *lvq, int kick_fd, int call_fd);
 void vlb_vq_release_fds(struct vlb_vq *lvq);
 bool vlb_vq_notify(struct virtqueue *vq);
-
-/* inflight.c */
-void vlb_inflight_avail(struct vlb_vq *lvq);
-bool vlb_inflight_used(struct vlb_vq *lvq);
-unsigned int vlb_inflight_fail(struct vlb_vq *lvq);
 
 #endif /* VLB_KMOD_VLOOPBACK_H */
