@@ -216,6 +216,12 @@ size_t vlb_bounce_max_mapping(const struct vlb_bounce *b)
 	return b->max_mapping;
 }
 
+/* Only before the virtio device is registered. */
+void vlb_bounce_set_max_mapping(struct vlb_bounce *b, size_t max)
+{
+	b->max_mapping = max;
+}
+
 int vlb_bounce_init(struct vlb_bounce *b, void *vaddr, u64 iova, size_t size,
 		    size_t max_mapping)
 {

@@ -23,9 +23,13 @@
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/miscdevice.h>
+#include <linux/nospec.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/virtio_config.h>
+#include <uapi/linux/virtio_blk.h>
+#include <uapi/linux/virtio_ids.h>
 
 #include "vloopback.h"
 
@@ -35,7 +39,7 @@ static DEFINE_IDA(vlb_ida);
 static LIST_HEAD(vlb_devices);
 static DEFINE_MUTEX(vlb_devices_lock);
 
-/* 0, or -EUSERS when @uid already has @limit devices (0: no limit) */
+/* 0, or -EUSERS when @uid already has @limit devices */
 static int vlb_dev_track(struct vlb_device *ldev, unsigned int limit)
 {
 	struct vlb_device *d;
@@ -45,7 +49,7 @@ static int vlb_dev_track(struct vlb_device *ldev, unsigned int limit)
 	mutex_lock(&vlb_devices_lock);
 	list_for_each_entry(d, &vlb_devices, node)
 		n += uid_eq(d->owner, ldev->owner);
-	if (limit && n >= limit)
+	if (n >= limit)
 		err = -EUSERS;
 	else
 		list_add(&ldev->node, &vlb_devices);
@@ -60,24 +64,29 @@ static void vlb_dev_untrack(struct vlb_device *ldev)
 	mutex_unlock(&vlb_devices_lock);
 }
 
+/*
+ * Serialized by fail_lock: a second caller returns only once the device is
+ * fully failed (area revoked, owed requests on their way back).
+ */
 void vlb_dev_fail(struct vlb_device *ldev, const char *why)
 {
 	unsigned int i;
-	bool was_dead;
 
+	mutex_lock(&ldev->fail_lock);
+	if (READ_ONCE(ldev->dead)) {
+		mutex_unlock(&ldev->fail_lock);
+		return;
+	}
 	spin_lock(&ldev->msg_lock);
-	was_dead = ldev->dead;
 	WRITE_ONCE(ldev->dead, true);
 	spin_unlock(&ldev->msg_lock);
-	if (was_dead)
-		return;
 	if (why)
 		dev_warn(&ldev->dev, "%s: removing the device\n", why);
 
 	vlb_shm_revoke(&ldev->shm);
 	/*
-	 * Interrupt every queue, not only those with requests failed here: the
-	 * device may have completed requests and died before signalling.
+	 * Interrupt every queue, not only those with requests owed: the device
+	 * may have completed requests and died before signalling.
 	 */
 	for (i = 0; i < ldev->num_queues; i++) {
 		struct vlb_vq *lvq = &ldev->vqs[i];
@@ -92,7 +101,8 @@ void vlb_dev_fail(struct vlb_device *ldev, const char *why)
 	smp_store_release(&ldev->gone, true);
 	vlb_msg_flush(ldev);
 	if (why)
-		queue_work(system_long_wq, &ldev->remove_work);
+		queue_work(vlb_wq, &ldev->remove_work);
+	mutex_unlock(&ldev->fail_lock);
 }
 
 static void vlb_fail_work(struct work_struct *work)
@@ -104,7 +114,31 @@ static void vlb_fail_work(struct work_struct *work)
 /* For the interrupt path, which cannot sleep: the rest happens in a work. */
 void vlb_dev_fail_async(struct vlb_device *ldev)
 {
-	queue_work(system_long_wq, &ldev->fail_work);
+	queue_work(vlb_wq, &ldev->fail_work);
+}
+
+/*
+ * A device process that holds a request too long, while the driver waits
+ * (virtio_blk has no timeout of its own), is failed like a silent one.
+ */
+static void vlb_watchdog(struct work_struct *work)
+{
+	struct vlb_device *ldev = container_of(to_delayed_work(work),
+					       struct vlb_device, watchdog);
+	bool overdue = false;
+	unsigned int i;
+
+	for (i = 0; i < ldev->num_queues && !overdue; i++) {
+		struct vlb_vq *lvq = &ldev->vqs[i];
+
+		spin_lock_irq(&lvq->lock);
+		overdue = lvq->vq && vlb_shadow_overdue(lvq, ldev->io_timeout);
+		spin_unlock_irq(&lvq->lock);
+	}
+	if (overdue)
+		vlb_dev_fail(ldev, "the device process held a request too long");
+	else if (!READ_ONCE(ldev->dead))
+		queue_delayed_work(vlb_wq, &ldev->watchdog, HZ);
 }
 
 static void vlb_dev_unregister(struct vlb_device *ldev)
@@ -139,6 +173,8 @@ static void vlb_start_work(struct work_struct *work)
 					       start_work);
 	int err;
 
+	if (READ_ONCE(ldev->dead))
+		return;
 	ldev->vdev.dev.parent = &ldev->dev;
 	ldev->vdev.dev.release = vlb_vdev_release;
 	ldev->vdev.config = &vlb_config_ops;
@@ -156,15 +192,24 @@ static void vlb_start_work(struct work_struct *work)
 	mutex_unlock(&ldev->lock);
 }
 
+/*
+ * The one teardown order: fail (nothing reaches the device any more),
+ * unregister (the driver is gone, and with it every virtqueue), wait for
+ * interrupt work, then for the works that could still be queued, and only
+ * then drop the eventfds.
+ */
 static int vlb_dev_release(struct inode *inode, struct file *file)
 {
 	struct vlb_device *ldev = file->private_data;
 	unsigned int i;
 
 	vlb_dev_fail(ldev, NULL);
+	vlb_dev_unregister(ldev);
+	for (i = 0; i < ldev->num_queues; i++)
+		irq_work_sync(&ldev->vqs[i].irq_work);
+	cancel_delayed_work_sync(&ldev->watchdog);
 	cancel_work_sync(&ldev->fail_work);
 	cancel_work_sync(&ldev->remove_work);
-	vlb_dev_unregister(ldev);
 	mutex_lock(&ldev->fds_lock);
 	for (i = 0; i < ldev->num_queues; i++)
 		vlb_vq_release_fds(&ldev->vqs[i]);
@@ -188,7 +233,9 @@ static long vlb_ioc_start(struct vlb_device *ldev)
 		ldev->started = true;
 	mutex_unlock(&ldev->lock);
 	if (!err)
-		queue_work(system_long_wq, &ldev->start_work);
+		queue_work(vlb_wq, &ldev->start_work);
+	if (!err && ldev->io_timeout)
+		queue_delayed_work(vlb_wq, &ldev->watchdog, HZ);
 	return err;
 }
 
@@ -202,6 +249,7 @@ static long vlb_ioc_set_vq_fds(struct vlb_device *ldev, void __user *arg)
 	if (memchr_inv(f.reserved, 0, sizeof(f.reserved)) ||
 	    f.index >= ldev->num_queues || f.kick_fd < -1 || f.call_fd < -1)
 		return -EINVAL;
+	f.index = array_index_nospec(f.index, ldev->num_queues);
 	mutex_lock(&ldev->fds_lock);
 	err = vlb_vq_set_fds(&ldev->vqs[f.index], f.kick_fd, f.call_fd);
 	mutex_unlock(&ldev->fds_lock);
@@ -210,19 +258,79 @@ static long vlb_ioc_set_vq_fds(struct vlb_device *ldev, void __user *arg)
 
 static long vlb_ioc_get_vq(struct vlb_device *ldev, void __user *arg)
 {
-	struct vlb_vq_info info = {};
+	struct vlb_vq_info info;
 	struct vlb_vq *lvq;
+	u32 index;
 
-	if (get_user(info.index, (u32 __user *)arg))
+	if (copy_from_user(&info, arg, sizeof(info)))
 		return -EFAULT;
-	if (info.index >= ldev->num_queues)
+	if (info.index >= ldev->num_queues || info.num || info.desc ||
+	    info.avail || info.used ||
+	    memchr_inv(info.reserved, 0, sizeof(info.reserved)))
 		return -EINVAL;
-	lvq = &ldev->vqs[info.index];
+	index = array_index_nospec(info.index, ldev->num_queues);
+	memset(&info, 0, sizeof(info));
+	info.index = index;
+	lvq = &ldev->vqs[index];
 	spin_lock_irq(&lvq->lock);
 	if (lvq->vq)
 		vlb_shadow_addrs(lvq, &info);
 	spin_unlock_irq(&lvq->lock);
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+/*
+ * A virtio-blk request can carry seg_max segments of up to the largest
+ * mapping each.  If that did not fit in the bounce region, the request
+ * could never be mapped and blk-mq would retry it forever: so the largest
+ * mapping shrinks until seg_max of them fit in the region (less room for
+ * the request's header, status and indirect table: with nothing else in
+ * flight it is then always mapped), and seg_max shrinks if even pages would
+ * not fit.  Caller holds config_lock or owns the device alone.
+ */
+#define VLB_BLK_SLACK		SZ_64K
+#define VLB_BLK_SEG_MAX_OFF	offsetof(struct virtio_blk_config, seg_max)
+
+static u32 vlb_blk_budget(const struct vlb_device *ldev)
+{
+	return min_t(size_t, ldev->shm.bounce.size - VLB_BLK_SLACK, U32_MAX);
+}
+
+/* The config's seg_max, if the device has one: its address */
+static __le32 *vlb_blk_seg_max(struct vlb_device *ldev)
+{
+	if (ldev->device_id != VIRTIO_ID_BLOCK ||
+	    !(ldev->features & BIT_ULL(VIRTIO_BLK_F_SEG_MAX)) ||
+	    ldev->config_size < VLB_BLK_SEG_MAX_OFF + sizeof(__le32))
+		return NULL;
+	/* kmalloc'd, and the field is 4-byte aligned in the layout */
+	return (__le32 *)(ldev->config + VLB_BLK_SEG_MAX_OFF);
+}
+
+static void vlb_blk_cap_seg_max(struct vlb_device *ldev)
+{
+	size_t max_mapping = vlb_bounce_max_mapping(&ldev->shm.bounce);
+	u32 cap = vlb_blk_budget(ldev) / max_mapping;
+	__le32 *p = vlb_blk_seg_max(ldev);
+
+	if (p && le32_to_cpu(*p) > cap)
+		*p = cpu_to_le32(cap);
+}
+
+static void vlb_dev_cap_requests(struct vlb_device *ldev)
+{
+	__le32 *p = vlb_blk_seg_max(ldev);
+	size_t per_seg;
+	u32 seg_max;
+
+	if (!p)
+		return;
+	seg_max = max(le32_to_cpu(*p), 1U);
+	per_seg = round_down(vlb_blk_budget(ldev) / seg_max, PAGE_SIZE);
+	if (per_seg < vlb_bounce_max_mapping(&ldev->shm.bounce))
+		vlb_bounce_set_max_mapping(&ldev->shm.bounce,
+					   max_t(size_t, per_seg, PAGE_SIZE));
+	vlb_blk_cap_seg_max(ldev);
 }
 
 static long vlb_ioc_set_config(struct vlb_device *ldev, void __user *arg)
@@ -242,6 +350,7 @@ static long vlb_ioc_set_config(struct vlb_device *ldev, void __user *arg)
 		return PTR_ERR(data);
 	spin_lock(&ldev->config_lock);
 	memcpy(ldev->config + c.offset, data, c.len);
+	vlb_blk_cap_seg_max(ldev);
 	WRITE_ONCE(ldev->config_generation, ldev->config_generation + 1);
 	spin_unlock(&ldev->config_lock);
 	kfree(data);
@@ -327,6 +436,7 @@ static void vlb_dev_free(struct device *dev)
 {
 	struct vlb_device *ldev = container_of(dev, struct vlb_device, dev);
 
+	vlb_msg_drain(ldev);
 	vlb_shm_destroy(&ldev->shm);
 	kfree(ldev->vqs);
 	kfree(ldev->config);
@@ -351,9 +461,11 @@ static void vlb_dev_init(struct vlb_device *ldev, const struct vlb_create *c)
 	init_waitqueue_head(&ldev->msg_readq);
 	init_waitqueue_head(&ldev->msg_replyq);
 	mutex_init(&ldev->lock);
+	mutex_init(&ldev->fail_lock);
 	INIT_WORK(&ldev->start_work, vlb_start_work);
 	INIT_WORK(&ldev->remove_work, vlb_remove_work);
 	INIT_WORK(&ldev->fail_work, vlb_fail_work);
+	INIT_DELAYED_WORK(&ldev->watchdog, vlb_watchdog);
 
 	device_initialize(&ldev->dev);
 	ldev->dev.parent = vlb_misc.this_device;
@@ -369,6 +481,11 @@ static int vlb_dev_alloc_parts(struct vlb_device *ldev,
 	unsigned int i;
 	int err;
 
+	/* without our ops the virtio core would hand user space kernel memory */
+	if (get_dma_ops(&ldev->dev) != &vlb_dma_ops) {
+		dev_err_once(&ldev->dev, "this kernel ignores set_dma_ops()\n");
+		return -ENODEV;
+	}
 	err = dma_set_mask_and_coherent(&ldev->dev, DMA_BIT_MASK(64));
 	if (err)
 		return err;
@@ -383,15 +500,18 @@ static int vlb_dev_alloc_parts(struct vlb_device *ldev,
 		return -ENOMEM;
 	for (i = 0; i < c->num_queues; i++)
 		vlb_vq_init(&ldev->vqs[i], ldev, i);
-	return vlb_shm_init(ldev, c->shm_size);
+	err = vlb_shm_init(ldev, c->shm_size);
+	if (!err)
+		vlb_dev_cap_requests(ldev);
+	return err;
 }
 
 /*
- * @c was validated by the caller.  @user_limit: how many devices the caller's
- * uid may have (0: no limit).  Returns the new device's fd.
+ * @c was validated by the caller.  @admin: the caller has CAP_SYS_ADMIN;
+ * @user_limit: how many devices the caller's uid may have.  Returns the new device's fd.
  */
 int vlb_dev_create(const struct vlb_create *c, const void __user *config,
-		   unsigned int user_limit)
+		   bool admin, unsigned int user_limit)
 {
 	struct vlb_device *ldev;
 	int index, err, fd;
@@ -406,6 +526,8 @@ int vlb_dev_create(const struct vlb_create *c, const void __user *config,
 	}
 	ldev->index = index;
 	ldev->owner = current_uid();
+	if (!admin)
+		ldev->io_timeout = msecs_to_jiffies(vlb_io_timeout_ms());
 	vlb_dev_init(ldev, c);
 	err = dev_set_name(&ldev->dev, "vloopback%u", index);
 	if (!err)

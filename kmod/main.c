@@ -10,11 +10,33 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 #include <uapi/linux/virtio_config.h>
 #include <uapi/linux/virtio_ids.h>
+#include <uapi/linux/virtio_net.h>
 
 #include "compat.h"
 #include "vloopback.h"
+
+/*
+ * The types the module knows to fit the bounce model: their drivers pass
+ * only buffers they map, never physical addresses in config or in requests
+ * (virtio-mem and virtio-pmem do, so they are not here).  device_types can
+ * only narrow this.
+ */
+#define VLB_SUPPORTED_TYPES						\
+	(BIT_ULL(VIRTIO_ID_NET) | BIT_ULL(VIRTIO_ID_BLOCK) |		\
+	 BIT_ULL(VIRTIO_ID_CONSOLE) | BIT_ULL(VIRTIO_ID_RNG) |		\
+	 BIT_ULL(VIRTIO_ID_9P) | BIT_ULL(VIRTIO_ID_INPUT) |		\
+	 BIT_ULL(VIRTIO_ID_SOUND) | BIT_ULL(VIRTIO_ID_FS) |		\
+	 BIT_ULL(VIRTIO_ID_SCMI) | BIT_ULL(VIRTIO_ID_I2C_ADAPTER) |	\
+	 BIT_ULL(VIRTIO_ID_GPIO))
+
+/*
+ * Types whose drivers busy-wait on the device (virtio_console's output with
+ * interrupts off) are never handed to users without CAP_SYS_ADMIN.
+ */
+#define VLB_USER_UNSAFE_TYPES	BIT_ULL(VIRTIO_ID_CONSOLE)
 
 static unsigned int device_types[64] = {
 	VIRTIO_ID_NET, VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE, VIRTIO_ID_RNG,
@@ -43,7 +65,7 @@ MODULE_PARM_DESC(user_device_types,
 
 static unsigned int max_user_devices = 4;
 module_param(max_user_devices, uint, 0444);
-MODULE_PARM_DESC(max_user_devices, "devices one user without CAP_SYS_ADMIN may have at once (default 4)");
+MODULE_PARM_DESC(max_user_devices, "devices one user without CAP_SYS_ADMIN may have at once (0: none; default 4)");
 
 static unsigned int user_shm_max_mb = 64;
 module_param(user_shm_max_mb, uint, 0444);
@@ -53,6 +75,16 @@ static unsigned int reply_timeout_ms = 10000;
 module_param(reply_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(reply_timeout_ms,
 		 "how long the driver waits for the device process to answer before the device is removed (100-60000, default 10000)");
+
+static unsigned int io_timeout_ms = 30000;
+module_param(io_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(io_timeout_ms,
+		 "how long a device created without CAP_SYS_ADMIN may hold a request before it is removed (0: forever; default 30000)");
+
+unsigned int vlb_io_timeout_ms(void)
+{
+	return READ_ONCE(io_timeout_ms);
+}
 
 static unsigned int shm_default_mb = 16;
 module_param(shm_default_mb, uint, 0444);
@@ -97,14 +129,26 @@ static u64 vlb_type_mask(const unsigned int *types, unsigned int n)
 
 static u64 vlb_allowed_types(void)
 {
-	return vlb_type_mask(device_types, num_device_types);
+	return vlb_type_mask(device_types, num_device_types) &
+	       VLB_SUPPORTED_TYPES;
 }
 
 /* A user's types are also subject to the system-wide list. */
 static u64 vlb_user_types(void)
 {
-	return vlb_allowed_types() &
+	return vlb_allowed_types() & ~VLB_USER_UNSAFE_TYPES &
 	       vlb_type_mask(user_device_types, num_user_device_types);
+}
+
+/*
+ * Features whose drivers busy-wait for the device: virtio_net spins on its
+ * control queue under rtnl.  A user's device process must not be able to
+ * hold the kernel there (VDUSE refuses the same).
+ */
+static bool vlb_user_features_ok(const struct vlb_create *c)
+{
+	return c->device_id != VIRTIO_ID_NET ||
+	       !(c->features & BIT_ULL(VIRTIO_NET_F_CTRL_VQ));
 }
 
 static long vlb_ioc_version(void __user *arg)
@@ -157,6 +201,10 @@ static int vlb_check_create(struct vlb_create *c, bool admin)
 		return -EINVAL;
 	if (c->features & VLB_UNSUPPORTED_FEATURES)
 		return -EINVAL;
+	if (!admin && !vlb_user_features_ok(c)) {
+		pr_info_ratelimited("virtio_loopback: a net device with a control queue needs CAP_SYS_ADMIN\n");
+		return -EPERM;
+	}
 	return vlb_check_shm(c, admin);
 }
 
@@ -183,8 +231,8 @@ static long vlb_ioc_create(struct file *file, void __user *arg)
 	err = vlb_check_create(&c, admin);
 	if (err)
 		return err;
-	return vlb_dev_create(&c, u64_to_user_ptr(c.config),
-			      admin ? 0 : max_user_devices);
+	return vlb_dev_create(&c, u64_to_user_ptr(c.config), admin,
+			      admin ? UINT_MAX : max_user_devices);
 }
 
 static long vlb_ctl_ioctl(struct file *file, unsigned int cmd,
@@ -217,20 +265,32 @@ struct miscdevice vlb_misc = {
 	.mode	= 0600,
 };
 
+/* Device works: starting, failing and removing devices. */
+struct workqueue_struct *vlb_wq;
+
 static int __init vlb_init(void)
 {
-	int err = misc_register(&vlb_misc);
+	int err;
 
-	if (!err)
-		pr_info("virtio_loopback: ready, uapi version %u\n",
-			VLB_UAPI_VERSION);
-	return err;
+	if (vlb_type_mask(device_types, num_device_types) & ~VLB_SUPPORTED_TYPES)
+		pr_warn("virtio_loopback: device_types lists types outside the bounce model; they stay refused\n");
+	vlb_wq = alloc_workqueue("virtio_loopback", WQ_UNBOUND, 0);
+	if (!vlb_wq)
+		return -ENOMEM;
+	err = misc_register(&vlb_misc);
+	if (err) {
+		destroy_workqueue(vlb_wq);
+		return err;
+	}
+	pr_info("virtio_loopback: ready, uapi version %u\n", VLB_UAPI_VERSION);
+	return 0;
 }
 
 /* Every device holds a module reference through its fd: none is left. */
 static void __exit vlb_exit(void)
 {
 	misc_deregister(&vlb_misc);
+	destroy_workqueue(vlb_wq);
 }
 
 module_init(vlb_init);

@@ -22,13 +22,19 @@ struct vlb_msg_slot {
 	int result;
 };
 
-static void msg_queue(struct vlb_device *ldev, struct vlb_msg_slot *s)
+/* false: the device is dead (checked under the lock vlb_dev_fail sets it) */
+static bool msg_queue(struct vlb_device *ldev, struct vlb_msg_slot *s)
 {
 	spin_lock(&ldev->msg_lock);
+	if (ldev->dead) {
+		spin_unlock(&ldev->msg_lock);
+		return false;
+	}
 	s->msg.seq = ++ldev->msg_seq;
 	list_add_tail(&s->node, &ldev->msg_queue);
 	spin_unlock(&ldev->msg_lock);
 	wake_up_interruptible_poll(&ldev->msg_readq, EPOLLIN | EPOLLRDNORM);
+	return true;
 }
 
 /* Send @m and wait for the device process's answer: 0 or -errno. */
@@ -38,10 +44,9 @@ int vlb_msg_call(struct vlb_device *ldev, struct vlb_msg *m)
 	unsigned long timeout = msecs_to_jiffies(vlb_reply_timeout_ms());
 	long left;
 
-	if (READ_ONCE(ldev->dead))
-		return -ENODEV;
 	s.msg.flags |= VLB_MSG_F_REPLY;
-	msg_queue(ldev, &s);
+	if (!msg_queue(ldev, &s))
+		return -ENODEV;
 	left = wait_event_timeout(ldev->msg_replyq,
 				  READ_ONCE(s.done) || READ_ONCE(ldev->dead),
 				  timeout);
@@ -66,7 +71,10 @@ int vlb_msg_post(struct vlb_device *ldev, const struct vlb_msg *m)
 	if (!s)
 		return -ENOMEM;
 	s->msg = *m;
-	msg_queue(ldev, s);
+	if (!msg_queue(ldev, s)) {
+		kfree(s);
+		return -ENODEV;
+	}
 	return 0;
 }
 
@@ -152,6 +160,9 @@ ssize_t vlb_msg_write(struct vlb_device *ldev, const char __user *buf,
 	if (memchr_inv(r.reserved, 0, sizeof(r.reserved)) ||
 	    r.result > 0 || r.result < -MAX_ERRNO)
 		return -EINVAL;
+	/* codes above 511 are the kernel's own (-EPROBE_DEFER, -ERESTARTSYS) */
+	if (r.result < -511)
+		r.result = -EIO;
 
 	spin_lock(&ldev->msg_lock);
 	list_for_each_entry(s, &ldev->msg_sent, node) {
@@ -184,8 +195,8 @@ __poll_t vlb_msg_poll(struct vlb_device *ldev, struct file *file,
 	return mask;
 }
 
-/* The device is dead: release waiters and drop messages nobody will read. */
-void vlb_msg_flush(struct vlb_device *ldev)
+/* Free the queued messages that need no reply. */
+void vlb_msg_drain(struct vlb_device *ldev)
 {
 	struct vlb_msg_slot *s, *tmp;
 
@@ -197,6 +208,12 @@ void vlb_msg_flush(struct vlb_device *ldev)
 		}
 	}
 	spin_unlock(&ldev->msg_lock);
+}
+
+/* The device is dead: release waiters and drop messages nobody will read. */
+void vlb_msg_flush(struct vlb_device *ldev)
+{
+	vlb_msg_drain(ldev);
 	wake_up_all(&ldev->msg_replyq);
 	wake_up_interruptible_poll(&ldev->msg_readq, EPOLLHUP | EPOLLERR);
 }

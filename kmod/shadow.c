@@ -64,7 +64,8 @@ int vlb_shadow_init(struct vlb_vq *lvq, struct virtqueue *vq)
 	sh->owed = bitmap_zalloc(num, GFP_KERNEL_ACCOUNT);
 	sh->request = bitmap_zalloc(num, GFP_KERNEL_ACCOUNT);
 	sh->wlen = kcalloc(num, sizeof(*sh->wlen), GFP_KERNEL_ACCOUNT);
-	if (!sh->owed || !sh->request || !sh->wlen) {
+	sh->since = kcalloc(num, sizeof(*sh->since), GFP_KERNEL_ACCOUNT);
+	if (!sh->owed || !sh->request || !sh->wlen || !sh->since) {
 		vlb_shadow_free(lvq);
 		return -ENOMEM;
 	}
@@ -81,6 +82,7 @@ void vlb_shadow_free(struct vlb_vq *lvq)
 	bitmap_free(sh->owed);
 	bitmap_free(sh->request);
 	kfree(sh->wlen);
+	kfree(sh->since);
 	memset(sh, 0, sizeof(*sh));
 }
 
@@ -152,6 +154,7 @@ static void take_chain(struct vlb_vq *lvq, u16 head, bool copy)
 		i = rd16(&d->next);
 	}
 	sh->wlen[head] = min_t(u64, wlen, U32_MAX);
+	sh->since[head] = jiffies;
 	__assign_bit(head, sh->request, readable);
 	__set_bit(head, sh->owed);
 }
@@ -332,4 +335,17 @@ bool vlb_shadow_fail(struct vlb_vq *lvq)
 		if (test_bit(head, sh->request))
 			push_used(sh, head, 0);
 	return driver_wants_irq(sh, old) || sh->used_pub != old;
+}
+
+/* Has the device held a request for longer than @limit jiffies? */
+bool vlb_shadow_overdue(struct vlb_vq *lvq, unsigned long limit)
+{
+	struct vlb_shadow *sh = &lvq->shadow;
+	unsigned int head;
+
+	for_each_set_bit(head, sh->owed, sh->num)
+		if (test_bit(head, sh->request) &&
+		    time_after(jiffies, sh->since[head] + limit))
+			return true;
+	return false;
 }

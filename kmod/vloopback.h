@@ -79,6 +79,7 @@ struct vlb_shadow {
 	unsigned long *owed;	/* per head: made available, not returned */
 	unsigned long *request;	/* per head: the chain has a readable part */
 	u32 *wlen;		/* per head: device-writable bytes */
+	unsigned long *since;	/* per head: jiffies when published */
 };
 
 struct vlb_device;
@@ -142,6 +143,7 @@ struct vlb_device {
 
 	/* lifecycle */
 	struct mutex lock;		/* protects started and registered */
+	struct mutex fail_lock;		/* serializes vlb_dev_fail */
 	bool started;
 	bool registered;
 	bool dead;			/* set once, never cleared */
@@ -149,6 +151,8 @@ struct vlb_device {
 	struct work_struct start_work;
 	struct work_struct remove_work;
 	struct work_struct fail_work;	/* vlb_dev_fail from atomic context */
+	unsigned long io_timeout;	/* jiffies a request may be held, 0: any */
+	struct delayed_work watchdog;	/* checks io_timeout */
 };
 
 static inline struct vlb_device *vdev_to_ldev(struct virtio_device *vdev)
@@ -158,12 +162,14 @@ static inline struct vlb_device *vdev_to_ldev(struct virtio_device *vdev)
 
 /* main.c */
 extern struct miscdevice vlb_misc;
+extern struct workqueue_struct *vlb_wq;
 unsigned int vlb_reply_timeout_ms(void);
 unsigned int vlb_max_devices(void);
+unsigned int vlb_io_timeout_ms(void);
 
 /* dev.c */
 int vlb_dev_create(const struct vlb_create *c, const void __user *config,
-		   unsigned int user_limit);
+		   bool admin, unsigned int user_limit);
 void vlb_dev_fail(struct vlb_device *ldev, const char *why);
 void vlb_dev_fail_async(struct vlb_device *ldev);
 
@@ -177,6 +183,7 @@ ssize_t vlb_msg_write(struct vlb_device *ldev, const char __user *buf,
 __poll_t vlb_msg_poll(struct vlb_device *ldev, struct file *file,
 		      poll_table *wait);
 void vlb_msg_flush(struct vlb_device *ldev);
+void vlb_msg_drain(struct vlb_device *ldev);
 
 /* vdev.c */
 extern const struct virtio_config_ops vlb_config_ops;
@@ -207,6 +214,7 @@ int vlb_bounce_read_orig(const struct vlb_bounce *b, u64 iova, void *buf,
 			 size_t len);
 void vlb_bounce_kill(struct vlb_bounce *b);
 size_t vlb_bounce_max_mapping(const struct vlb_bounce *b);
+void vlb_bounce_set_max_mapping(struct vlb_bounce *b, size_t max);
 
 /* dma.c */
 extern const struct dma_map_ops vlb_dma_ops;
@@ -218,6 +226,7 @@ void vlb_shadow_addrs(const struct vlb_vq *lvq, struct vlb_vq_info *info);
 bool vlb_shadow_publish(struct vlb_vq *lvq);
 int vlb_shadow_harvest(struct vlb_vq *lvq, bool *irq);
 bool vlb_shadow_fail(struct vlb_vq *lvq);
+bool vlb_shadow_overdue(struct vlb_vq *lvq, unsigned long limit);
 
 /* irq.c */
 void vlb_vq_init(struct vlb_vq *lvq, struct vlb_device *ldev,
