@@ -38,10 +38,11 @@ test_ramdisk() {
 	dev=$bg_line
 	check "ramdisk: $dev is a 256 MiB disk" \
 		test "$(blockdev --getsize64 "$dev")" -eq 268435456
-	# The module's DMA mapping limit (an eighth of the bounce area, 1 MiB at
-	# most) is what virtio_blk makes its segment size.
-	check "ramdisk: segments of up to 1 MiB" \
-		test "$(cat "/sys/block/${dev#/dev/}/queue/max_segment_size")" -eq 1048576
+	# The module's DMA mapping limit is what virtio_blk makes its segment
+	# size: seg_max (254) of them fit in the 16 MiB area, less the ring
+	# and 64 KiB for a request's header, status and indirect table.
+	check "ramdisk: segments of 64 KiB, seg_max of them fit the area" \
+		test "$(cat "/sys/block/${dev#/dev/}/queue/max_segment_size")" -eq 65536
 	check "ramdisk: fio 4k randwrite QD16 verified" fio_verify r4k "$dev" \
 		--rw=randwrite --bs=4k --iodepth=16 --size=64M
 	check "ramdisk: fio 1M writes verified" fio_verify w1m "$dev" \
