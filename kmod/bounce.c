@@ -12,6 +12,10 @@
  * Device-writable mappings start zeroed: a device that writes less than it
  * was given hands the driver zeros, never older bytes of the area.
  *
+ * Recovery gives the device process a fresh area (vlb_bounce_rehome): every
+ * live mapping moves to the same IOVA in it, so the driver's addresses stay
+ * valid; area_lock keeps copies off the area while it moves.
+ *
  * Once the device is dead (vlb_bounce_kill) nothing moves between the area
  * and the driver any more, in either direction: the process may still hold
  * pinned pages of the area (io_uring fixed buffers, vmsplice) that survive
@@ -73,6 +77,7 @@ static long find_mapping(const struct vlb_bounce *b, u64 iova, size_t len)
 	return start;
 }
 
+/* Caller holds area_lock */
 static void *area_va(const struct vlb_bounce *b, u64 iova)
 {
 	return b->vaddr + (iova - b->iova);
@@ -104,35 +109,49 @@ static void copy_orig(const struct vlb_bounce *b, unsigned long start,
 }
 
 /* Move [iova, iova + len) of mapping @start towards the CPU or the device. */
-static void bounce(const struct vlb_bounce *b, unsigned long start, u64 iova,
+static void bounce(struct vlb_bounce *b, unsigned long start, u64 iova,
 		   size_t len, bool for_cpu)
 {
-	bool dead = READ_ONCE(b->dead);
+	unsigned long flags;
+	bool dead;
 
+	read_lock_irqsave(&b->area_lock, flags);
+	dead = READ_ONCE(b->dead);
 	if (for_cpu)	/* a dead device's writes are never read */
 		copy_orig(b, start, iova, dead ? NULL : area_va(b, iova), len,
 			  true);
 	else if (!dead)
 		copy_orig(b, start, iova, area_va(b, iova), len, false);
+	read_unlock_irqrestore(&b->area_lock, flags);
+}
+
+static void zero_area(struct vlb_bounce *b, u64 iova, size_t len)
+{
+	unsigned long flags;
+
+	read_lock_irqsave(&b->area_lock, flags);
+	memset(area_va(b, iova), 0, len);
+	read_unlock_irqrestore(&b->area_lock, flags);
 }
 
 dma_addr_t vlb_bounce_map(struct vlb_bounce *b, phys_addr_t phys, size_t size,
 			  enum dma_data_direction dir, unsigned long attrs)
 {
 	size_t alloc = max_t(size_t, size, 1);
-	unsigned long va, slot, i, n;
+	unsigned long slot, i, n;
 	u64 iova;
 
 	if (size > b->max_mapping)
 		return DMA_MAPPING_ERROR;
-	va = gen_pool_alloc(b->pool, alloc);
-	if (!va)
+	/* the pool hands out IOVAs: they survive a move of the area */
+	iova = gen_pool_alloc(b->pool, alloc);
+	if (!iova)
 		return DMA_MAPPING_ERROR;
-	iova = b->iova + (va - (unsigned long)b->vaddr);
 	slot = slot_of(b, iova);
 	n = DIV_ROUND_UP(alloc, VLB_SLOT_SIZE);
 	b->orig[slot] = phys;
 	b->len[slot] = alloc;
+	b->dir[slot] = dir;
 	for (i = 0; i < n; i++)
 		WRITE_ONCE(b->start[slot + i], slot);
 	/* the bookkeeping is complete before the mapping counts as live */
@@ -140,7 +159,7 @@ dma_addr_t vlb_bounce_map(struct vlb_bounce *b, phys_addr_t phys, size_t size,
 	set_bit(slot, b->live);
 
 	if (from_device(dir) && !to_device(dir))
-		memset((void *)va, 0, alloc);
+		zero_area(b, iova, alloc);
 	else if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 		bounce(b, slot, iova, size, false);
 	return iova;
@@ -169,7 +188,7 @@ void vlb_bounce_unmap(struct vlb_bounce *b, dma_addr_t iova, size_t size,
 	n = DIV_ROUND_UP(len, VLB_SLOT_SIZE);
 	for (i = 0; i < n; i++)
 		WRITE_ONCE(b->start[start + i], VLB_NO_MAPPING);
-	gen_pool_free(b->pool, (unsigned long)area_va(b, iova), len);
+	gen_pool_free(b->pool, iova, len);
 }
 
 /* A sync of a range that is not inside one live mapping is refused. */
@@ -205,6 +224,30 @@ int vlb_bounce_read_orig(const struct vlb_bounce *b, u64 iova, void *buf,
 	return 0;
 }
 
+/*
+ * Move every live mapping to @vaddr, a fresh area of the same size: what
+ * the device is to read is bounced again from the driver's pages (the old
+ * area may have been written by whoever still pins it), what it wrote is
+ * carried over (completed, not yet unmapped buffers keep their data).
+ */
+void vlb_bounce_rehome(struct vlb_bounce *b, void *vaddr)
+{
+	unsigned long flags, slot;
+
+	write_lock_irqsave(&b->area_lock, flags);
+	for_each_set_bit(slot, b->live, b->nslots) {
+		u64 iova = iova_of(b, slot);
+		void *to = vaddr + (iova - b->iova);
+
+		if (to_device(b->dir[slot]))
+			copy_orig(b, slot, iova, to, b->len[slot], false);
+		else
+			memcpy(to, area_va(b, iova), b->len[slot]);
+	}
+	b->vaddr = vaddr;
+	write_unlock_irqrestore(&b->area_lock, flags);
+}
+
 /* From now on the area is neither filled nor read (see the top). */
 void vlb_bounce_kill(struct vlb_bounce *b)
 {
@@ -234,15 +277,16 @@ int vlb_bounce_init(struct vlb_bounce *b, void *vaddr, u64 iova, size_t size,
 	b->len = kvcalloc(b->nslots, sizeof(*b->len), GFP_KERNEL_ACCOUNT);
 	b->start = kvmalloc_array(b->nslots, sizeof(*b->start),
 				  GFP_KERNEL_ACCOUNT);
+	b->dir = kvcalloc(b->nslots, sizeof(*b->dir), GFP_KERNEL_ACCOUNT);
 	b->live = bitmap_zalloc(b->nslots, GFP_KERNEL_ACCOUNT);
-	if (!b->orig || !b->len || !b->start || !b->live)
+	rwlock_init(&b->area_lock);
+	if (!b->orig || !b->len || !b->start || !b->dir || !b->live)
 		return -ENOMEM;
 	memset(b->start, 0xff, b->nslots * sizeof(*b->start));
 	b->pool = gen_pool_create(VLB_SLOT_SHIFT, NUMA_NO_NODE);
 	if (!b->pool)
 		return -ENOMEM;
-	return gen_pool_add_virt(b->pool, (unsigned long)vaddr, iova, size,
-				 NUMA_NO_NODE);
+	return gen_pool_add(b->pool, iova, size, NUMA_NO_NODE);
 }
 
 /*
@@ -255,14 +299,13 @@ void vlb_bounce_destroy(struct vlb_bounce *b)
 
 	if (b->pool && b->live) {
 		for_each_set_bit(slot, b->live, b->nslots)
-			gen_pool_free(b->pool,
-				      (unsigned long)area_va(b, iova_of(b, slot)),
-				      b->len[slot]);
+			gen_pool_free(b->pool, iova_of(b, slot), b->len[slot]);
 	}
 	if (b->pool)
 		gen_pool_destroy(b->pool);
 	kvfree(b->orig);
 	kvfree(b->len);
 	kvfree(b->start);
+	kvfree(b->dir);
 	bitmap_free(b->live);
 }

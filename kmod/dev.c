@@ -31,6 +31,7 @@
 #include <uapi/linux/virtio_blk.h>
 #include <uapi/linux/virtio_ids.h>
 
+#include "compat.h"
 #include "vloopback.h"
 
 static DEFINE_IDA(vlb_ida);
@@ -93,7 +94,7 @@ void vlb_dev_fail(struct vlb_device *ldev, const char *why)
 
 		spin_lock_irq(&lvq->lock);
 		if (lvq->vq)
-			lvq->failed_some = true;
+			lvq->irq_pending = true;
 		spin_unlock_irq(&lvq->lock);
 		irq_work_queue(&lvq->irq_work);
 	}
@@ -196,11 +197,11 @@ static void vlb_start_work(struct work_struct *work)
  * The one teardown order: fail (nothing reaches the device any more),
  * unregister (the driver is gone, and with it every virtqueue), wait for
  * interrupt work, then for the works that could still be queued, and only
- * then drop the eventfds.
+ * then drop the eventfds.  Drops the reference the fd (or the quiesced
+ * state) held.
  */
-static int vlb_dev_release(struct inode *inode, struct file *file)
+static void vlb_dev_teardown(struct vlb_device *ldev)
 {
-	struct vlb_device *ldev = file->private_data;
 	unsigned int i;
 
 	vlb_dev_fail(ldev, NULL);
@@ -217,6 +218,86 @@ static int vlb_dev_release(struct inode *inode, struct file *file)
 	device_del(&ldev->dev);
 	vlb_dev_untrack(ldev);
 	put_device(&ldev->dev);
+}
+
+/*
+ * Hold every queue: what the driver adds from now on is owed, not
+ * published; what the process completed before it went is passed on.
+ * False if it had returned something it was not given.
+ */
+static bool vlb_dev_hold_queues(struct vlb_device *ldev)
+{
+	bool sane = true, irq;
+	unsigned int i;
+
+	for (i = 0; i < ldev->num_queues; i++) {
+		struct vlb_vq *lvq = &ldev->vqs[i];
+
+		spin_lock_irq(&lvq->lock);
+		lvq->held = true;
+		if (lvq->vq && !lvq->broken) {
+			if (vlb_shadow_harvest(lvq, &irq))
+				lvq->broken = true;
+			lvq->irq_pending |= irq;
+		}
+		sane &= !lvq->broken;
+		spin_unlock_irq(&lvq->lock);
+		irq_work_queue(&lvq->irq_work);
+	}
+	return sane;
+}
+
+/*
+ * The process of a recoverable device went without VLB_IOC_DESTROY: keep
+ * the device, its driver and what it is owed, and wait for a new process.
+ * Its eventfds and its view of the area go with it.
+ */
+static bool vlb_dev_quiesce(struct vlb_device *ldev)
+{
+	unsigned int i;
+
+	mutex_lock(&ldev->lock);
+	if (!ldev->recoverable || ldev->destroying || !ldev->registered ||
+	    READ_ONCE(ldev->dead) || !vlb_dev_hold_queues(ldev)) {
+		mutex_unlock(&ldev->lock);
+		return false;
+	}
+	WRITE_ONCE(ldev->quiesced, true);
+	mutex_unlock(&ldev->lock);
+
+	cancel_delayed_work_sync(&ldev->watchdog);
+	mutex_lock(&ldev->fds_lock);
+	for (i = 0; i < ldev->num_queues; i++)
+		vlb_vq_release_fds(&ldev->vqs[i]);
+	mutex_unlock(&ldev->fds_lock);
+	vlb_shm_unmap_users(&ldev->shm);
+	vlb_msg_drain(ldev);
+	/* rmmod waits for the device: the fd's module reference moves here */
+	__module_get(THIS_MODULE);
+	queue_delayed_work(vlb_wq, &ldev->recovery_work, ldev->recovery_timeout);
+	dev_info(&ldev->dev, "device process gone: quiesced for %u s, waiting for recovery\n",
+		 jiffies_to_msecs(ldev->recovery_timeout) / 1000);
+	return true;
+}
+
+static void vlb_recovery_expired(struct work_struct *work)
+{
+	struct vlb_device *ldev = container_of(to_delayed_work(work),
+					       struct vlb_device,
+					       recovery_work);
+
+	vlb_dev_fail(ldev, "no device process recovered it in time");
+	vlb_dev_teardown(ldev);
+	/* rmmod's destroy_workqueue() waits for this work to return */
+	module_put(THIS_MODULE);
+}
+
+static int vlb_dev_release(struct inode *inode, struct file *file)
+{
+	struct vlb_device *ldev = file->private_data;
+
+	if (!vlb_dev_quiesce(ldev))
+		vlb_dev_teardown(ldev);
 	return 0;
 }
 
@@ -363,6 +444,55 @@ static long vlb_ioc_set_config(struct vlb_device *ldev, void __user *arg)
 	return 0;
 }
 
+/* Remove the device on purpose: in-flight requests fail, nothing waits. */
+static long vlb_ioc_destroy(struct vlb_device *ldev)
+{
+	mutex_lock(&ldev->lock);
+	ldev->destroying = true;
+	mutex_unlock(&ldev->lock);
+	vlb_dev_fail(ldev, NULL);
+	vlb_dev_unregister(ldev);
+	return 0;
+}
+
+/*
+ * The back-end behind this device restarted (the adapter reconnected):
+ * pass on what the old one completed, then start every ring again at 0
+ * holding exactly what is still owed, and kick.
+ */
+static long vlb_ioc_restart_queues(struct vlb_device *ldev)
+{
+	bool irq, sane = true;
+	unsigned int i;
+
+	if (READ_ONCE(ldev->dead))
+		return -ENODEV;
+	if (!(READ_ONCE(ldev->status) & VIRTIO_CONFIG_S_DRIVER_OK))
+		return -EINVAL;
+	for (i = 0; i < ldev->num_queues; i++) {
+		struct vlb_vq *lvq = &ldev->vqs[i];
+
+		spin_lock_irq(&lvq->lock);
+		if (lvq->vq && !lvq->broken) {
+			if (vlb_shadow_harvest(lvq, &irq))
+				lvq->broken = true;
+			else
+				vlb_shadow_restart(lvq);
+			lvq->irq_pending |= irq;
+			if (lvq->kick && vlb_shadow_owes(lvq))
+				vlb_compat_eventfd_signal(lvq->kick);
+		}
+		sane &= !lvq->broken;
+		spin_unlock_irq(&lvq->lock);
+		irq_work_queue(&lvq->irq_work);
+	}
+	if (!sane) {
+		vlb_dev_fail_async(ldev);
+		return -EPROTO;
+	}
+	return 0;
+}
+
 static long vlb_ioc_get_info(struct vlb_device *ldev, void __user *arg)
 {
 	struct vlb_info info = {
@@ -397,6 +527,10 @@ static long vlb_dev_ioctl(struct file *file, unsigned int cmd,
 		return vlb_ioc_start(ldev);
 	case VLB_IOC_GET_INFO:
 		return vlb_ioc_get_info(ldev, uarg);
+	case VLB_IOC_DESTROY:
+		return vlb_ioc_destroy(ldev);
+	case VLB_IOC_RESTART_QUEUES:
+		return vlb_ioc_restart_queues(ldev);
 	default:
 		return -ENOTTY;
 	}
@@ -444,6 +578,36 @@ static void vlb_dev_free(struct device *dev)
 	kfree(ldev);
 }
 
+static ssize_t state_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	struct vlb_device *ldev = container_of(dev, struct vlb_device, dev);
+	const char *state = "live";
+
+	if (READ_ONCE(ldev->dead))
+		state = "failed";
+	else if (READ_ONCE(ldev->quiesced))
+		state = "quiesced";
+	return sysfs_emit(buf, "%s\n", state);
+}
+static DEVICE_ATTR_RO(state);
+
+static ssize_t recoverable_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	struct vlb_device *ldev = container_of(dev, struct vlb_device, dev);
+
+	return sysfs_emit(buf, "%d\n", ldev->recoverable);
+}
+static DEVICE_ATTR_RO(recoverable);
+
+static struct attribute *vlb_dev_attrs[] = {
+	&dev_attr_state.attr,
+	&dev_attr_recoverable.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(vlb_dev);
+
 static void vlb_dev_init(struct vlb_device *ldev, const struct vlb_create *c)
 {
 	ldev->device_id = c->device_id;
@@ -466,10 +630,14 @@ static void vlb_dev_init(struct vlb_device *ldev, const struct vlb_create *c)
 	INIT_WORK(&ldev->remove_work, vlb_remove_work);
 	INIT_WORK(&ldev->fail_work, vlb_fail_work);
 	INIT_DELAYED_WORK(&ldev->watchdog, vlb_watchdog);
+	INIT_DELAYED_WORK(&ldev->recovery_work, vlb_recovery_expired);
+	ldev->recoverable = c->flags & VLB_CREATE_F_RECOVERABLE;
+	ldev->recovery_timeout = msecs_to_jiffies(c->recovery_timeout_ms);
 
 	device_initialize(&ldev->dev);
 	ldev->dev.parent = vlb_misc.this_device;
 	ldev->dev.release = vlb_dev_free;
+	ldev->dev.groups = vlb_dev_groups;
 	ldev->dev.dma_mask = &ldev->dev.coherent_dma_mask;
 	set_dma_ops(&ldev->dev, &vlb_dma_ops);
 }
@@ -550,4 +718,104 @@ del:
 put:
 	put_device(&ldev->dev);
 	return err;
+}
+
+static struct vlb_device *vlb_dev_find(unsigned int index)
+{
+	struct vlb_device *d, *found = NULL;
+
+	mutex_lock(&vlb_devices_lock);
+	list_for_each_entry(d, &vlb_devices, node) {
+		if (d->index == index) {
+			found = d;
+			get_device(&d->dev);
+			break;
+		}
+	}
+	mutex_unlock(&vlb_devices_lock);
+	return found;
+}
+
+/*
+ * A fresh area with every live mapping moved into it, and every queue's
+ * shadow ring rebuilt there from what is owed; then the queues publish
+ * again.  Nobody reads the shadow rings meanwhile: the queues are held.
+ */
+static int vlb_dev_rebuild(struct vlb_device *ldev)
+{
+	struct vlb_area *old;
+	unsigned int i;
+	int err;
+
+	err = vlb_shm_replace(&ldev->shm, &old);
+	if (err)
+		return err;
+	for (i = 0; i < ldev->num_queues; i++) {
+		struct vlb_vq *lvq = &ldev->vqs[i];
+
+		spin_lock_irq(&lvq->lock);
+		if (lvq->vq)
+			vlb_shadow_restart(lvq);
+		lvq->held = false;
+		spin_unlock_irq(&lvq->lock);
+	}
+	vlb_shm_free_old(old);
+	return 0;
+}
+
+/* What a new process must hear first: what the driver accepted, and ready. */
+static void vlb_dev_retell(struct vlb_device *ldev)
+{
+	struct vlb_msg m = { .type = VLB_MSG_FEATURES };
+
+	m.u.features = ldev->vdev.features;
+	vlb_msg_post(ldev, &m);
+	m = (struct vlb_msg){ .type = VLB_MSG_DRIVER_OK };
+	vlb_msg_post(ldev, &m);
+}
+
+static int vlb_dev_claim(struct vlb_device *ldev)
+{
+	int fd, err;
+
+	if (READ_ONCE(ldev->dead) || !ldev->quiesced)
+		return READ_ONCE(ldev->dead) ? -ENODEV : -EBUSY;
+	/* the timeout is running: it fails the device, recovery is too late */
+	if (!cancel_delayed_work(&ldev->recovery_work))
+		return -ENODEV;
+	err = vlb_dev_rebuild(ldev);
+	fd = err ? err : anon_inode_getfd("[virtio-loopback]", &vlb_dev_fops,
+					  ldev, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		vlb_dev_fail(ldev, "recovery failed");
+		queue_delayed_work(vlb_wq, &ldev->recovery_work, 0);
+		return fd;
+	}
+	WRITE_ONCE(ldev->quiesced, false);
+	vlb_dev_retell(ldev);
+	if (ldev->io_timeout)
+		queue_delayed_work(vlb_wq, &ldev->watchdog, HZ);
+	dev_info(&ldev->dev, "recovered by a new device process\n");
+	/* the new fd holds the module now */
+	module_put(THIS_MODULE);
+	return fd;
+}
+
+/* VLB_IOC_RECOVER: for root, or the user who created the device. */
+int vlb_dev_recover(const struct vlb_recover *r)
+{
+	struct vlb_device *ldev = vlb_dev_find(r->index);
+	int fd;
+
+	if (!ldev)
+		return -ENOENT;
+	if (!capable(CAP_SYS_ADMIN) && !uid_eq(current_uid(), ldev->owner)) {
+		put_device(&ldev->dev);
+		return -EPERM;
+	}
+	mutex_lock(&ldev->lock);
+	fd = vlb_dev_claim(ldev);
+	mutex_unlock(&ldev->lock);
+	put_device(&ldev->dev);
+	return fd;
 }

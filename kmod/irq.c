@@ -34,12 +34,13 @@ static void vlb_vq_irq(struct irq_work *work)
 	if (vq && !(READ_ONCE(ldev->status) & VIRTIO_CONFIG_S_DRIVER_OK))
 		vq = NULL;
 	if (vq && READ_ONCE(ldev->dead))
-		irq = vlb_shadow_fail(lvq) || lvq->failed_some;
-	else if (vq && !lvq->broken)
+		irq = vlb_shadow_fail(lvq);
+	else if (vq && !lvq->broken && !lvq->held)
 		err = vlb_shadow_harvest(lvq, &irq);
 	if (err)
 		lvq->broken = true;
-	lvq->failed_some = false;
+	irq |= vq && lvq->irq_pending;
+	lvq->irq_pending = false;
 	spin_unlock(&lvq->lock);
 	if (err)
 		vlb_dev_fail_async(ldev);
@@ -119,6 +120,10 @@ static struct eventfd_ctx *vlb_call_get(int fd, struct file **file)
 	return ctx;
 }
 
+/*
+ * A new kick eventfd hears at once of what is already owed: after a
+ * recovery the new process finds its shadow ring full.
+ */
 static void vlb_kick_swap(struct vlb_vq *lvq, struct eventfd_ctx *ctx)
 {
 	struct eventfd_ctx *old;
@@ -126,6 +131,8 @@ static void vlb_kick_swap(struct vlb_vq *lvq, struct eventfd_ctx *ctx)
 	spin_lock_irq(&lvq->lock);
 	old = lvq->kick;
 	lvq->kick = ctx;
+	if (ctx && lvq->vq && vlb_shadow_owes(lvq))
+		vlb_compat_eventfd_signal(ctx);
 	spin_unlock_irq(&lvq->lock);
 	if (old)
 		eventfd_ctx_put(old);
@@ -176,10 +183,15 @@ bool vlb_vq_notify(struct virtqueue *vq)
 	bool fail = false;
 
 	spin_lock_irqsave(&lvq->lock, flags);
-	if (READ_ONCE(lvq->ldev->dead))
-		fail = lvq->failed_some |= vlb_shadow_fail(lvq);
-	else if (vlb_shadow_publish(lvq) && lvq->kick)
+	if (READ_ONCE(lvq->ldev->dead)) {
+		fail = vlb_shadow_fail(lvq);
+		lvq->irq_pending |= fail;
+	} else if (lvq->held) {
+		/* owed, published to whoever recovers the device */
+		vlb_shadow_hold(lvq);
+	} else if (vlb_shadow_publish(lvq) && lvq->kick) {
 		vlb_compat_eventfd_signal(lvq->kick);
+	}
 	spin_unlock_irqrestore(&lvq->lock, flags);
 	if (fail)
 		irq_work_queue(&lvq->irq_work);

@@ -86,6 +86,11 @@ unsigned int vlb_io_timeout_ms(void)
 	return READ_ONCE(io_timeout_ms);
 }
 
+static unsigned int recovery_max_ms = 120000;
+module_param(recovery_max_ms, uint, 0644);
+MODULE_PARM_DESC(recovery_max_ms,
+		 "the longest a recoverable device waits for a new device process, and the default (ms, default 120000)");
+
 static unsigned int shm_default_mb = 16;
 module_param(shm_default_mb, uint, 0444);
 MODULE_PARM_DESC(shm_default_mb, "shared area per device when none is asked for (MiB, default 16)");
@@ -179,9 +184,24 @@ static int vlb_check_shm(struct vlb_create *c, bool admin)
 	return 0;
 }
 
+static int vlb_check_recovery(struct vlb_create *c)
+{
+	unsigned int max = READ_ONCE(recovery_max_ms);
+
+	if (!(c->flags & VLB_CREATE_F_RECOVERABLE))
+		return c->recovery_timeout_ms ? -EINVAL : 0;
+	if (c->recovery_timeout_ms > max)
+		return -EINVAL;
+	if (!c->recovery_timeout_ms)
+		c->recovery_timeout_ms = max;
+	return 0;
+}
+
 static int vlb_check_create(struct vlb_create *c, bool admin)
 {
-	if (c->flags || memchr_inv(c->reserved, 0, sizeof(c->reserved)))
+	if ((c->flags & ~VLB_CREATE_F_RECOVERABLE) ||
+	    memchr_inv(c->reserved, 0, sizeof(c->reserved)) ||
+	    vlb_check_recovery(c))
 		return -EINVAL;
 	if (c->device_id == 0 || c->device_id >= 64)
 		return -EINVAL;
@@ -235,6 +255,26 @@ static long vlb_ioc_create(struct file *file, void __user *arg)
 			      admin ? UINT_MAX : max_user_devices);
 }
 
+static long vlb_ioc_recover(struct file *file, void __user *arg)
+{
+	struct vlb_recover r;
+	u32 usize;
+	int err;
+
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+	if (get_user(usize, (u32 __user *)arg))
+		return -EFAULT;
+	if (usize < sizeof(r) || usize > PAGE_SIZE)
+		return -EINVAL;
+	err = copy_struct_from_user(&r, sizeof(r), arg, usize);
+	if (err)
+		return err == -E2BIG ? -EINVAL : err;
+	if (r.flags || memchr_inv(r.reserved, 0, sizeof(r.reserved)))
+		return -EINVAL;
+	return vlb_dev_recover(&r);
+}
+
 static long vlb_ctl_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
 {
@@ -245,6 +285,8 @@ static long vlb_ctl_ioctl(struct file *file, unsigned int cmd,
 		return vlb_ioc_version(uarg);
 	case VLB_IOC_CREATE:
 		return vlb_ioc_create(file, uarg);
+	case VLB_IOC_RECOVER:
+		return vlb_ioc_recover(file, uarg);
 	default:
 		return -ENOTTY;
 	}

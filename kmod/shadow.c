@@ -51,11 +51,22 @@ static u32 rd32(const __virtio32 *p)
 	return le32_to_cpu((__force __le32)READ_ONCE(*p));
 }
 
+/* A zeroed shadow ring in the area's slot for this queue. */
+static void shadow_ring_init(struct vlb_vq *lvq)
+{
+	struct vlb_shadow *sh = &lvq->shadow;
+	void *va = vlb_shm_ring(lvq->ldev, lvq->index, &sh->iova);
+
+	memset(va, 0, vring_size(sh->num, SMP_CACHE_BYTES));
+	vring_init(&sh->ring, sh->num, va, SMP_CACHE_BYTES);
+	sh->avail_pub = 0;
+	sh->used_seen = 0;
+}
+
 int vlb_shadow_init(struct vlb_vq *lvq, struct virtqueue *vq)
 {
 	struct vlb_shadow *sh = &lvq->shadow;
 	unsigned int num = virtqueue_get_vring_size(vq);
-	void *va;
 
 	memset(sh, 0, sizeof(*sh));
 	sh->num = num;
@@ -69,9 +80,7 @@ int vlb_shadow_init(struct vlb_vq *lvq, struct virtqueue *vq)
 		vlb_shadow_free(lvq);
 		return -ENOMEM;
 	}
-	va = vlb_shm_ring(lvq->ldev, lvq->index, &sh->iova);
-	memset(va, 0, vring_size(num, SMP_CACHE_BYTES));
-	vring_init(&sh->ring, num, va, SMP_CACHE_BYTES);
+	shadow_ring_init(lvq);
 	return 0;
 }
 
@@ -120,11 +129,11 @@ static int scan_indirect(struct vlb_vq *lvq, u64 iova, u32 len, u64 *wlen,
 }
 
 /*
- * Account the chain at @head (and with @copy, copy it to the shadow
- * descriptor table).  The private table is the virtio core's and trusted;
- * the walk is bounded anyway.
+ * Copy the chain at @head to the shadow descriptor table and, with
+ * @account, note what it holds.  The private table is the virtio core's and
+ * trusted; the walk is bounded anyway.
  */
-static void take_chain(struct vlb_vq *lvq, u16 head, bool copy)
+static void walk_chain(struct vlb_vq *lvq, u16 head, bool copy, bool account)
 {
 	struct vlb_shadow *sh = &lvq->shadow;
 	unsigned int i = head, steps = 0;
@@ -138,7 +147,9 @@ static void take_chain(struct vlb_vq *lvq, u16 head, bool copy)
 
 		if (copy)
 			sh->ring.desc[i] = *d;
-		if (flags & VRING_DESC_F_INDIRECT) {
+		if (!account) {
+			/* nothing to note */
+		} else if (flags & VRING_DESC_F_INDIRECT) {
 			if (scan_indirect(lvq, le64_to_cpu((__force __le64)d->addr),
 					  len, &wlen, &readable))
 				dev_warn_ratelimited(&lvq->ldev->dev,
@@ -153,6 +164,8 @@ static void take_chain(struct vlb_vq *lvq, u16 head, bool copy)
 			break;
 		i = rd16(&d->next);
 	}
+	if (!account)
+		return;
 	sh->wlen[head] = min_t(u64, wlen, U32_MAX);
 	sh->since[head] = jiffies;
 	__assign_bit(head, sh->request, readable);
@@ -185,7 +198,7 @@ static unsigned int take_avail(struct vlb_vq *lvq, bool publish)
 					  head);
 				continue;
 			}
-			take_chain(lvq, head, publish);
+			walk_chain(lvq, head, publish, true);
 			if (publish)
 				wr16(&sh->ring.avail->ring[sh->avail_pub++ &
 							   (sh->num - 1)], head);
@@ -319,6 +332,12 @@ out:
 	return err;
 }
 
+/* Quiesced: what the driver adds is owed, for the next device process. */
+void vlb_shadow_hold(struct vlb_vq *lvq)
+{
+	take_avail(lvq, false);
+}
+
 /*
  * The device is dead: return every owed request, and those the driver adds
  * from now on, with length 0 (the bounce layer hands back 0xff), reading
@@ -348,4 +367,33 @@ bool vlb_shadow_overdue(struct vlb_vq *lvq, unsigned long limit)
 		    time_after(jiffies, sh->since[head] + limit))
 			return true;
 	return false;
+}
+
+/*
+ * A new device process (recovery) or a new back-end (the adapter
+ * reconnected) starts from a fresh shadow ring holding exactly what is
+ * owed, each chain once, at index 0.
+ */
+void vlb_shadow_restart(struct vlb_vq *lvq)
+{
+	struct vlb_shadow *sh = &lvq->shadow;
+	unsigned int head;
+
+	shadow_ring_init(lvq);
+	for_each_set_bit(head, sh->owed, sh->num) {
+		walk_chain(lvq, head, true, false);
+		wr16(&sh->ring.avail->ring[sh->avail_pub++ & (sh->num - 1)],
+		     head);
+	}
+	/* the entries before the index that publishes them */
+	virt_wmb();
+	wr16(&sh->ring.avail->idx, sh->avail_pub);
+}
+
+/* Does the device owe anything on this queue? */
+bool vlb_shadow_owes(const struct vlb_vq *lvq)
+{
+	const struct vlb_shadow *sh = &lvq->shadow;
+
+	return sh->owed && !bitmap_empty(sh->owed, sh->num);
 }

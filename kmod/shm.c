@@ -55,33 +55,87 @@ void *vlb_shm_ring(struct vlb_device *ldev, unsigned int index, u64 *iova)
 	return ldev->shm.vaddr + off;
 }
 
-static int shm_pin_pages(struct vlb_shm *shm)
+/* The area's memory: a sealed shmem file, its pages pinned and mapped. */
+struct vlb_area {
+	struct file *file;
+	struct page **pages;
+	unsigned long npages;
+	void *vaddr;
+};
+
+static void area_free(struct vlb_area *a)
 {
-	struct address_space *mapping = shm->file->f_mapping;
 	unsigned long i;
 
-	shm->pages = kvcalloc(shm->npages, sizeof(*shm->pages),
-			      GFP_KERNEL_ACCOUNT);
-	if (!shm->pages)
-		return -ENOMEM;
-	/* Pinned pages must not move to swap: both sides address them. */
-	mapping_set_unevictable(mapping);
-	for (i = 0; i < shm->npages; i++) {
-		struct page *page = shmem_read_mapping_page(mapping, i);
-
-		if (IS_ERR(page))
-			return PTR_ERR(page);
-		shm->pages[i] = page;
-	}
-	shm->vaddr = vmap(shm->pages, shm->npages, VM_MAP, PAGE_KERNEL);
-	return shm->vaddr ? 0 : -ENOMEM;
+	if (a->vaddr)
+		vunmap(a->vaddr);
+	for (i = 0; a->pages && i < a->npages && a->pages[i]; i++)
+		put_page(a->pages[i]);
+	kvfree(a->pages);
+	if (a->file)
+		fput(a->file);
+	memset(a, 0, sizeof(*a));
 }
 
 /* User space may map the file, never resize it nor add seals of its own. */
-static void shm_seal(struct vlb_shm *shm)
+static void area_seal(struct file *file)
 {
-	SHMEM_I(file_inode(shm->file))->seals |=
+	SHMEM_I(file_inode(file))->seals |=
 		F_SEAL_SEAL | F_SEAL_GROW | F_SEAL_SHRINK;
+}
+
+static int area_alloc(struct vlb_area *a, size_t size)
+{
+	struct address_space *mapping;
+	unsigned long i;
+	int err;
+
+	memset(a, 0, sizeof(*a));
+	a->file = vlb_compat_shmem_file("virtio-loopback", size);
+	if (IS_ERR(a->file)) {
+		err = PTR_ERR(a->file);
+		a->file = NULL;
+		return err;
+	}
+	area_seal(a->file);
+	a->npages = size >> PAGE_SHIFT;
+	a->pages = kvcalloc(a->npages, sizeof(*a->pages), GFP_KERNEL_ACCOUNT);
+	if (!a->pages)
+		goto nomem;
+	mapping = a->file->f_mapping;
+	/* Pinned pages must not move to swap: both sides address them. */
+	mapping_set_unevictable(mapping);
+	for (i = 0; i < a->npages; i++) {
+		struct page *page = shmem_read_mapping_page(mapping, i);
+
+		if (IS_ERR(page)) {
+			area_free(a);
+			return PTR_ERR(page);
+		}
+		a->pages[i] = page;
+	}
+	a->vaddr = vmap(a->pages, a->npages, VM_MAP, PAGE_KERNEL);
+	if (a->vaddr)
+		return 0;
+nomem:
+	area_free(a);
+	return -ENOMEM;
+}
+
+static void shm_take(struct vlb_shm *shm, struct vlb_area *a)
+{
+	shm->file = a->file;
+	shm->pages = a->pages;
+	shm->npages = a->npages;
+	shm->vaddr = a->vaddr;
+}
+
+static void shm_give(struct vlb_shm *shm, struct vlb_area *a)
+{
+	a->file = shm->file;
+	a->pages = shm->pages;
+	a->npages = shm->npages;
+	a->vaddr = shm->vaddr;
 }
 
 /* On error the caller still calls vlb_shm_destroy(). */
@@ -89,21 +143,15 @@ int vlb_shm_init(struct vlb_device *ldev, size_t size)
 {
 	struct vlb_shm *shm = &ldev->shm;
 	size_t rings = vlb_shm_ring_bytes(ldev->num_queues, ldev->queue_size);
+	struct vlb_area a;
 	size_t max_mapping;
 	int err;
 
 	shm->size = size;
-	shm->npages = size >> PAGE_SHIFT;
-	shm->file = vlb_compat_shmem_file("virtio-loopback", size);
-	if (IS_ERR(shm->file)) {
-		err = PTR_ERR(shm->file);
-		shm->file = NULL;
-		return err;
-	}
-	shm_seal(shm);
-	err = shm_pin_pages(shm);
+	err = area_alloc(&a, size);
 	if (err)
 		return err;
+	shm_take(shm, &a);
 	max_mapping = clamp_t(size_t, (size - rings) / 8, PAGE_SIZE,
 			      VLB_MAX_MAPPING);
 	return vlb_bounce_init(&shm->bounce, shm->vaddr + rings,
@@ -113,16 +161,56 @@ int vlb_shm_init(struct vlb_device *ldev, size_t size)
 
 void vlb_shm_destroy(struct vlb_shm *shm)
 {
-	unsigned long i;
+	struct vlb_area a;
 
 	vlb_bounce_destroy(&shm->bounce);
-	if (shm->vaddr)
-		vunmap(shm->vaddr);
-	for (i = 0; shm->pages && i < shm->npages && shm->pages[i]; i++)
-		put_page(shm->pages[i]);
-	kvfree(shm->pages);
-	if (shm->file)
-		fput(shm->file);
+	shm_give(shm, &a);
+	area_free(&a);
+}
+
+/*
+ * Recovery: a fresh area of the same size and layout replaces the old one,
+ * whose user mappings were taken away when the process went.  The bounce
+ * mappings move into it; the caller rebuilds the shadow rings, and holds
+ * every queue's lock so that nothing reads them meanwhile.
+ */
+int vlb_shm_replace(struct vlb_shm *shm, struct vlb_area **old)
+{
+	size_t rings = shm->bounce.iova - VLB_SHM_IOVA_BASE;
+	struct vlb_area *a = kmalloc(sizeof(*a), GFP_KERNEL);
+	int err;
+
+	if (!a)
+		return -ENOMEM;
+	err = area_alloc(a, shm->size);
+	if (err) {
+		kfree(a);
+		return err;
+	}
+	vlb_bounce_rehome(&shm->bounce, a->vaddr + rings);
+	/* swap: @a now describes the old area, which the caller frees */
+	swap(shm->file, a->file);
+	swap(shm->pages, a->pages);
+	swap(shm->vaddr, a->vaddr);
+	*old = a;
+	return 0;
+}
+
+void vlb_shm_free_old(struct vlb_area *old)
+{
+	area_free(old);
+	kfree(old);
+}
+
+/* Every user mapping of the area loses its pages; the kernel keeps them. */
+void vlb_shm_unmap_users(struct vlb_shm *shm)
+{
+	struct inode *inode = file_inode(shm->file);
+
+	inode_lock(inode);
+	mapping_clear_unevictable(shm->file->f_mapping);
+	shmem_truncate_range(inode, 0, (loff_t)-1);
+	inode_unlock(inode);
 }
 
 /*
@@ -133,13 +221,8 @@ void vlb_shm_destroy(struct vlb_shm *shm)
  */
 void vlb_shm_revoke(struct vlb_shm *shm)
 {
-	struct inode *inode = file_inode(shm->file);
-
 	vlb_bounce_kill(&shm->bounce);
-	inode_lock(inode);
-	mapping_clear_unevictable(shm->file->f_mapping);
-	shmem_truncate_range(inode, 0, (loff_t)-1);
-	inode_unlock(inode);
+	vlb_shm_unmap_users(shm);
 }
 
 int vlb_shm_fd(struct vlb_shm *shm)

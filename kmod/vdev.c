@@ -139,7 +139,7 @@ int vlb_vdev_create_vq(struct virtio_device *vdev, unsigned int index,
 	}
 	spin_lock_irq(&lvq->lock);
 	lvq->broken = false;
-	lvq->failed_some = false;
+	lvq->irq_pending = false;
 	lvq->vq = vq;
 	spin_unlock_irq(&lvq->lock);
 	*out = vq;

@@ -48,6 +48,8 @@ struct vlb_bounce {
 	phys_addr_t *orig;	/* per mapping (first slot): driver's address */
 	u32 *len;		/* per mapping (first slot): bytes */
 	u32 *start;		/* per slot: first slot of its mapping, or ~0 */
+	u8 *dir;		/* per mapping (first slot): dma_data_direction */
+	rwlock_t area_lock;	/* copies read it, vlb_bounce_rehome writes vaddr */
 	unsigned long *live;	/* bit set: a live mapping starts here */
 	bool dead;		/* nothing moves through the area any more */
 };
@@ -55,7 +57,7 @@ struct vlb_bounce {
 /* The area shared with the device process: shadow rings and bounce buffers. */
 struct vlb_shm {
 	struct file *file;	/* shmem file; user space maps this */
-	struct page **pages;	/* the area's pages, pinned for its lifetime */
+	struct page **pages;	/* the area's pages, pinned while it is used */
 	unsigned long npages;
 	void *vaddr;		/* kernel mapping of the whole area */
 	size_t size;
@@ -97,7 +99,8 @@ struct vlb_vq {
 	struct vlb_shadow shadow;
 	struct eventfd_ctx *kick;
 	bool broken;		/* the device returned what it was not given */
-	bool failed_some;	/* dead: entries returned, interrupt pending */
+	bool irq_pending;	/* entries were returned outside the irq_work */
+	bool held;		/* quiesced: chains are owed, not published */
 
 	/* call eventfd, watched in-kernel; changed under ldev->fds_lock */
 	struct eventfd_ctx *call;
@@ -147,6 +150,11 @@ struct vlb_device {
 	bool started;
 	bool registered;
 	bool dead;			/* set once, never cleared */
+	bool quiesced;			/* no process: requests wait for one */
+	bool recoverable;		/* quiesce, not fail, when the fd closes */
+	bool destroying;		/* VLB_IOC_DESTROY: remove, never quiesce */
+	unsigned long recovery_timeout;	/* jiffies a quiesced device waits */
+	struct delayed_work recovery_work;	/* fails it when they are up */
 	bool gone;			/* dead, and the area revoked: user space hears */
 	struct work_struct start_work;
 	struct work_struct remove_work;
@@ -166,12 +174,14 @@ extern struct workqueue_struct *vlb_wq;
 unsigned int vlb_reply_timeout_ms(void);
 unsigned int vlb_max_devices(void);
 unsigned int vlb_io_timeout_ms(void);
+unsigned int vlb_recovery_max_ms(void);
 
 /* dev.c */
 int vlb_dev_create(const struct vlb_create *c, const void __user *config,
 		   bool admin, unsigned int user_limit);
 void vlb_dev_fail(struct vlb_device *ldev, const char *why);
 void vlb_dev_fail_async(struct vlb_device *ldev);
+int vlb_dev_recover(const struct vlb_recover *r);
 
 /* msg.c */
 int vlb_msg_call(struct vlb_device *ldev, struct vlb_msg *m);
@@ -196,6 +206,10 @@ void vlb_vdev_del_vqs(struct virtio_device *vdev);
 int vlb_shm_init(struct vlb_device *ldev, size_t size);
 void vlb_shm_destroy(struct vlb_shm *shm);
 void vlb_shm_revoke(struct vlb_shm *shm);
+void vlb_shm_unmap_users(struct vlb_shm *shm);
+struct vlb_area;
+int vlb_shm_replace(struct vlb_shm *shm, struct vlb_area **old);
+void vlb_shm_free_old(struct vlb_area *old);
 int vlb_shm_fd(struct vlb_shm *shm);
 size_t vlb_shm_ring_bytes(unsigned int num_queues, unsigned int queue_size);
 void *vlb_shm_ring(struct vlb_device *ldev, unsigned int index, u64 *iova);
@@ -213,6 +227,7 @@ void vlb_bounce_sync(struct vlb_bounce *b, dma_addr_t iova, size_t size,
 int vlb_bounce_read_orig(const struct vlb_bounce *b, u64 iova, void *buf,
 			 size_t len);
 void vlb_bounce_kill(struct vlb_bounce *b);
+void vlb_bounce_rehome(struct vlb_bounce *b, void *vaddr);
 size_t vlb_bounce_max_mapping(const struct vlb_bounce *b);
 void vlb_bounce_set_max_mapping(struct vlb_bounce *b, size_t max);
 
@@ -227,6 +242,9 @@ bool vlb_shadow_publish(struct vlb_vq *lvq);
 int vlb_shadow_harvest(struct vlb_vq *lvq, bool *irq);
 bool vlb_shadow_fail(struct vlb_vq *lvq);
 bool vlb_shadow_overdue(struct vlb_vq *lvq, unsigned long limit);
+void vlb_shadow_restart(struct vlb_vq *lvq);
+void vlb_shadow_hold(struct vlb_vq *lvq);
+bool vlb_shadow_owes(const struct vlb_vq *lvq);
 
 /* irq.c */
 void vlb_vq_init(struct vlb_vq *lvq, struct vlb_device *ldev,

@@ -3,7 +3,12 @@
  * virtio_loopback.ko <-> user space contract.
  *
  * /dev/virtio-loopback is the control node.  VLB_IOC_CREATE on it returns a
- * new file descriptor: one fd per device, and closing it removes the device.
+ * new file descriptor: one fd per device, and closing it removes the device,
+ * unless the device was created with VLB_CREATE_F_RECOVERABLE: then closing
+ * the fd without VLB_IOC_DESTROY (the process died) quiesces it: requests
+ * wait, the virtio device stays, and VLB_IOC_RECOVER (by index, for root or
+ * the uid that created it) returns a new fd to it within its recovery
+ * timeout, or the device is failed and removed.
  *
  * On a device fd:
  *   ioctl  VLB_IOC_SHM_FD     the device's shared memory area as a new fd
@@ -14,6 +19,10 @@
  *          VLB_IOC_SET_CONFIG update config space, optionally signal a change
  *          VLB_IOC_START      register the virtio device: drivers may bind
  *          VLB_IOC_GET_INFO   names the kernel gave the device
+ *          VLB_IOC_DESTROY    remove the device now (no quiescing)
+ *          VLB_IOC_RESTART_QUEUES  the back-end restarted: every queue's ring
+ *                             starts again at index 0 holding exactly the
+ *                             requests still owed, each once
  *   read   one struct vlb_msg per call: what the driver did
  *   write  one struct vlb_reply per call: answer to a msg with VLB_MSG_F_REPLY
  *   poll   EPOLLIN when a message is pending, EPOLLHUP when the device failed
@@ -50,10 +59,12 @@ struct vlb_version {
 	__u32 reserved[8];
 };
 
+#define VLB_CREATE_F_RECOVERABLE	(1U << 0)	/* quiesce on close */
+
 /* VLB_IOC_CREATE: describe the device; the call returns the device fd */
 struct vlb_create {
 	__u32 size;		/* sizeof(struct vlb_create) */
-	__u32 flags;		/* none defined yet: must be 0 */
+	__u32 flags;		/* VLB_CREATE_F_* */
 	__u32 device_id;	/* virtio device type (VIRTIO_ID_*) */
 	__u32 vendor_id;
 	__u64 features;		/* device features offered to the driver */
@@ -62,7 +73,21 @@ struct vlb_create {
 	__u32 config_size;	/* bytes of config space, 0..max_config_size */
 	__u64 config;		/* user pointer to config_size bytes */
 	__u64 shm_size;		/* shared area bytes, 0 = module default */
-	__u32 reserved[8];
+	__u32 recovery_timeout_ms;	/* RECOVERABLE: how long to wait, 0 =
+					 * the module's recovery_max_ms */
+	__u32 reserved[7];
+};
+
+/*
+ * VLB_IOC_RECOVER: take over a quiesced device; returns its new fd, with a
+ * fresh shared area whose shadow rings hold every request still owed.  The
+ * device's messages start with FEATURES and DRIVER_OK (no reply wanted).
+ */
+struct vlb_recover {
+	__u32 size;		/* sizeof(struct vlb_recover) */
+	__u32 flags;		/* none yet: 0 */
+	__u32 index;		/* vloopback<index>, as VLB_IOC_GET_INFO said */
+	__u32 reserved[5];
 };
 
 /* VLB_IOC_SET_VQ_FDS: -1 detaches an eventfd */
@@ -137,11 +162,14 @@ struct vlb_reply {
 #define VLB_IOC_MAGIC		0xB9
 #define VLB_IOC_GET_VERSION	_IOR(VLB_IOC_MAGIC, 0x00, struct vlb_version)
 #define VLB_IOC_CREATE		_IOW(VLB_IOC_MAGIC, 0x01, struct vlb_create)
+#define VLB_IOC_RECOVER		_IOW(VLB_IOC_MAGIC, 0x02, struct vlb_recover)
 #define VLB_IOC_SHM_FD		_IO(VLB_IOC_MAGIC, 0x10)
 #define VLB_IOC_SET_VQ_FDS	_IOW(VLB_IOC_MAGIC, 0x11, struct vlb_vq_fds)
 #define VLB_IOC_GET_VQ		_IOWR(VLB_IOC_MAGIC, 0x12, struct vlb_vq_info)
 #define VLB_IOC_SET_CONFIG	_IOW(VLB_IOC_MAGIC, 0x13, struct vlb_config)
 #define VLB_IOC_START		_IO(VLB_IOC_MAGIC, 0x14)
 #define VLB_IOC_GET_INFO	_IOR(VLB_IOC_MAGIC, 0x15, struct vlb_info)
+#define VLB_IOC_DESTROY		_IO(VLB_IOC_MAGIC, 0x16)
+#define VLB_IOC_RESTART_QUEUES	_IO(VLB_IOC_MAGIC, 0x17)
 
 #endif /* VLOOPBACK_UAPI_H */
