@@ -15,6 +15,12 @@
 
 #include "vloopback.h"
 
+/*
+ * 6.18 lets a transport map buffers for the virtio core itself (struct
+ * virtio_map_ops): map.c uses it there, dma.c's dma_map_ops before.
+ */
+#define VLB_HAVE_VIRTIO_MAP (LINUX_VERSION_CODE >= KERNEL_VERSION(6, 18, 0))
+
 /* defined by the uapi headers only from 6.3 on */
 #ifndef VIRTIO_F_NOTIFICATION_DATA
 #define VIRTIO_F_NOTIFICATION_DATA	38
@@ -30,11 +36,17 @@ static inline void vlb_compat_eventfd_signal(struct eventfd_ctx *ctx)
 #endif
 }
 
-/* the area's shmem file, not charged against any mount's size */
+/* the area's shmem file, not charged against any mount's size (7.0 made
+ * its flags a vma_flags_t)
+ */
 static inline struct file *vlb_compat_shmem_file(const char *name,
 						 size_t size)
 {
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+	return shmem_file_setup(name, size, mk_vma_flags(VMA_NORESERVE_BIT));
+#else
 	return shmem_file_setup(name, size, VM_NORESERVE);
+#endif
 }
 
 /* 6.11 passes find_vqs() an array of struct virtqueue_info */

@@ -639,7 +639,6 @@ static void vlb_dev_init(struct vlb_device *ldev, const struct vlb_create *c)
 	ldev->dev.release = vlb_dev_free;
 	ldev->dev.groups = vlb_dev_groups;
 	ldev->dev.dma_mask = &ldev->dev.coherent_dma_mask;
-	set_dma_ops(&ldev->dev, &vlb_dma_ops);
 }
 
 static int vlb_dev_alloc_parts(struct vlb_device *ldev,
@@ -649,11 +648,9 @@ static int vlb_dev_alloc_parts(struct vlb_device *ldev,
 	unsigned int i;
 	int err;
 
-	/* without our ops the virtio core would hand user space kernel memory */
-	if (get_dma_ops(&ldev->dev) != &vlb_dma_ops) {
-		dev_err_once(&ldev->dev, "this kernel ignores set_dma_ops()\n");
-		return -ENODEV;
-	}
+	err = vlb_mapping_attach(ldev);
+	if (err)
+		return err;
 	err = dma_set_mask_and_coherent(&ldev->dev, DMA_BIT_MASK(64));
 	if (err)
 		return err;

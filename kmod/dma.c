@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The DMA API as the virtio core uses it on a vloopback device.
+ * The DMA API as the virtio core uses it on a vloopback device, on kernels
+ * without virtio_map_ops (map.c has those).
  *
  * vloopbackN, the parent of the virtio device, carries these ops: buffers
  * a driver maps are bounced through the shared area (bounce.c), while the
@@ -11,7 +12,10 @@
 #include <linux/gfp.h>
 #include <linux/scatterlist.h>
 
+#include "compat.h"
 #include "vloopback.h"
+
+#if !VLB_HAVE_VIRTIO_MAP
 
 static struct vlb_bounce *dev_to_bounce(struct device *dev)
 {
@@ -122,7 +126,7 @@ static size_t vlb_max_mapping_size(struct device *dev)
 	return vlb_bounce_max_mapping(dev_to_bounce(dev));
 }
 
-const struct dma_map_ops vlb_dma_ops = {
+static const struct dma_map_ops vlb_dma_ops = {
 	.map_page		= vlb_map_page,
 	.unmap_page		= vlb_unmap_page,
 	.map_sg			= vlb_map_sg,
@@ -135,3 +139,17 @@ const struct dma_map_ops vlb_dma_ops = {
 	.free			= vlb_free,
 	.max_mapping_size	= vlb_max_mapping_size,
 };
+
+/* Route the virtio core's mappings for @ldev through the bounce area. */
+int vlb_mapping_attach(struct vlb_device *ldev)
+{
+	set_dma_ops(&ldev->dev, &vlb_dma_ops);
+	/* without our ops the virtio core would hand user space kernel memory */
+	if (get_dma_ops(&ldev->dev) != &vlb_dma_ops) {
+		dev_err_once(&ldev->dev, "this kernel ignores set_dma_ops()\n");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+#endif /* !VLB_HAVE_VIRTIO_MAP */

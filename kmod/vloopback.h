@@ -9,7 +9,8 @@
  *   vdev.c   virtio_config_ops: the kernel keeps the device state
  *   shm.c    the shared area: shadow rings, then the bounce region
  *   bounce.c bounce mappings: the only place data crosses the boundary
- *   dma.c    dma_map_ops over bounce.c; the virtio core's rings stay private
+ *   map.c    virtio_map_ops over bounce.c (6.18+); the core's rings stay private
+ *   dma.c    the same as dma_map_ops, for older kernels
  *   shadow.c the device's view of a queue, mediated and checked
  *   irq.c    kick and call eventfds
  */
@@ -231,8 +232,8 @@ void vlb_bounce_rehome(struct vlb_bounce *b, void *vaddr);
 size_t vlb_bounce_max_mapping(const struct vlb_bounce *b);
 void vlb_bounce_set_max_mapping(struct vlb_bounce *b, size_t max);
 
-/* dma.c */
-extern const struct dma_map_ops vlb_dma_ops;
+/* dma.c or map.c, whichever the kernel has the interface for */
+int vlb_mapping_attach(struct vlb_device *ldev);
 
 /* shadow.c */
 int vlb_shadow_init(struct vlb_vq *lvq, struct virtqueue *vq);
