@@ -258,6 +258,7 @@ static bool driver_wants_irq(struct vlb_shadow *sh, u16 old)
 
 	if (sh->used_pub == old)
 		return false;
+	/* the entries before the index that publishes them */
 	virt_wmb();
 	wr16(&pr->used->idx, sh->used_pub);
 	/* the index is visible before we read the driver's wish */
@@ -323,6 +324,7 @@ int vlb_shadow_harvest(struct vlb_vq *lvq, bool *irq)
 			break;
 		/* ask for a call at the next entry, then look once more */
 		wr16(&vring_used_event(&sh->ring), sh->used_seen);
+		/* the event is visible before we look for entries it missed */
 		virt_mb();
 		if (rd16(&sh->ring.used->idx) == sh->used_seen)
 			break;

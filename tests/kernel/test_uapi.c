@@ -77,7 +77,7 @@ static void test_create_rejects(int ctl)
 
 	c = good(); c.flags = 1;
 	EXPECT_ERR(ioctl(ctl, VLB_IOC_CREATE, &c), EINVAL);
-	c = good(); c.reserved[7] = 1;
+	c = good(); c.reserved[6] = 1;
 	EXPECT_ERR(ioctl(ctl, VLB_IOC_CREATE, &c), EINVAL);
 	c = good(); c.size = 8;
 	EXPECT_ERR(ioctl(ctl, VLB_IOC_CREATE, &c), EINVAL);

@@ -68,7 +68,7 @@ static void test_create_rejects_bad_requests(void **state)
 	assert_int_equal(vlb_tp_create(fd, &c), -EINVAL);
 	c = good_create(), c.flags = 1;
 	assert_int_equal(vlb_tp_create(fd, &c), -EINVAL);
-	c = good_create(), c.reserved[7] = 1;
+	c = good_create(), c.reserved[6] = 1;
 	assert_int_equal(vlb_tp_create(fd, &c), -EINVAL);
 	c = good_create(), c.num_queues = 0;
 	assert_int_equal(vlb_tp_create(fd, &c), -EINVAL);
