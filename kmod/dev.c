@@ -345,8 +345,7 @@ static long vlb_ioc_get_vq(struct vlb_device *ldev, void __user *arg)
 
 	if (copy_from_user(&info, arg, sizeof(info)))
 		return -EFAULT;
-	if (info.index >= ldev->num_queues || info.num || info.desc ||
-	    info.avail || info.used ||
+	if (info.index >= ldev->num_queues ||
 	    memchr_inv(info.reserved, 0, sizeof(info.reserved)))
 		return -EINVAL;
 	index = array_index_nospec(info.index, ldev->num_queues);

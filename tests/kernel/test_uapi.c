@@ -75,7 +75,12 @@ static void test_create_rejects(int ctl)
 	struct vlb_create c;
 	int dev;
 
-	c = good(); c.flags = 1;
+	c = good(); c.flags = VLB_CREATE_F_RECOVERABLE << 1;
+	EXPECT_ERR(ioctl(ctl, VLB_IOC_CREATE, &c), EINVAL);
+	c = good(); c.recovery_timeout_ms = 1000;	/* not recoverable */
+	EXPECT_ERR(ioctl(ctl, VLB_IOC_CREATE, &c), EINVAL);
+	c = good(); c.flags = VLB_CREATE_F_RECOVERABLE;
+	c.recovery_timeout_ms = 0xffffffff;		/* past recovery_max_ms */
 	EXPECT_ERR(ioctl(ctl, VLB_IOC_CREATE, &c), EINVAL);
 	c = good(); c.reserved[6] = 1;
 	EXPECT_ERR(ioctl(ctl, VLB_IOC_CREATE, &c), EINVAL);
@@ -235,6 +240,32 @@ static void test_cycles(int ctl)
 	}
 }
 
+/* Recovery: only quiesced devices, by an index that exists, strict struct */
+static void test_recover_rejects(int ctl)
+{
+	struct vlb_recover r = { .size = sizeof(r), .index = 4095 };
+	struct vlb_create c = good();
+	struct vlb_info info;
+	int dev;
+
+	EXPECT_ERR(ioctl(ctl, VLB_IOC_RECOVER, &r), ENOENT);
+	r.flags = 1;
+	EXPECT_ERR(ioctl(ctl, VLB_IOC_RECOVER, &r), EINVAL);
+	r.flags = 0; r.reserved[0] = 1;
+	EXPECT_ERR(ioctl(ctl, VLB_IOC_RECOVER, &r), EINVAL);
+	r.reserved[0] = 0; r.size = 4;
+	EXPECT_ERR(ioctl(ctl, VLB_IOC_RECOVER, &r), EINVAL);
+	c.flags = VLB_CREATE_F_RECOVERABLE;
+	dev = ioctl(ctl, VLB_IOC_CREATE, &c);
+	expect(dev >= 0 && ioctl(dev, VLB_IOC_GET_INFO, &info) == 0,
+	       "a recoverable device");
+	r.size = sizeof(r); r.index = info.index;
+	EXPECT_ERR(ioctl(ctl, VLB_IOC_RECOVER, &r), EBUSY);
+	/* never started: closing removes it, there is nothing to keep */
+	close(dev);
+	EXPECT_ERR(ioctl(ctl, VLB_IOC_RECOVER, &r), ENOENT);
+}
+
 int main(void)
 {
 	int ctl = open(VLB_DEVICE_NODE, O_RDWR | O_CLOEXEC);
@@ -245,6 +276,7 @@ int main(void)
 	}
 	test_version(ctl);
 	test_create_rejects(ctl);
+	test_recover_rejects(ctl);
 	test_device_fd(ctl);
 	test_unprivileged(ctl);
 	test_cycles(ctl);
