@@ -55,8 +55,9 @@ setup(
     package_data={"vloopback": ["py.typed"]},
     ext_modules=[Extension(
         "vloopback._vloopback",
-        sources=["vloopback.i"],
-        swig_opts=[f for f in cflags if f.startswith("-I")],
+        sources=["vloopback.i", "buffer.c"],
+        include_dirs=["."],
+        swig_opts=[f for f in cflags if f.startswith("-I")] + ["-I."],
         extra_compile_args=cflags,
         extra_link_args=pkg_config("--libs"),
     )],
