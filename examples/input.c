@@ -464,6 +464,7 @@ int main(int argc, char **argv)
 		.config = &config,
 		.config_size = sizeof(config),
 		.ops = &ops,
+		.ops_size = sizeof(ops),
 		.opaque = &in,
 	};
 	const char *events = "-";

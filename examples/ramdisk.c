@@ -363,6 +363,7 @@ int main(int argc, char **argv)
 		.config = &config,
 		.config_size = sizeof(config),
 		.ops = &ops,
+		.ops_size = sizeof(ops),
 		.opaque = &rd,
 	};
 	rc = vlb_dev_create(&cfg, &dev);

@@ -79,6 +79,7 @@ int main(int argc, char **argv)
 		.num_queues = 1,
 		.queue_size = 64,
 		.ops = &ops,
+		.ops_size = sizeof(ops),
 	};
 	int rc;
 

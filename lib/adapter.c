@@ -51,15 +51,27 @@
 				 BIT(VIRTIO_RING_F_EVENT_IDX) | \
 				 BIT(VIRTIO_F_VERSION_1))
 
-static int check_config(const struct vlb_adapter_config *cfg)
+/* The first released size (0.1): nothing smaller was ever valid */
+#define ADAPTER_CONFIG_SIZE_0_1	sizeof(struct vlb_adapter_config)
+
+/* Take the application's config at its size (see adapter.h) and check it */
+static int copy_config(const struct vlb_adapter_config *ucfg,
+		       struct vlb_adapter_config *cfg)
 {
-	if (!cfg || cfg->size < sizeof(*cfg)) {
-		vlb_err("vlb_adapter_create: config size %u, expected %zu",
-			cfg ? cfg->size : 0, sizeof(*cfg));
+	int rc;
+
+	if (!ucfg)
 		return -EINVAL;
+	rc = vlb_copy_struct(cfg, sizeof(*cfg), ucfg, ucfg->size,
+			     ADAPTER_CONFIG_SIZE_0_1);
+	if (rc) {
+		vlb_err("vlb_adapter_create: config size %u: %s (this library knows %zu bytes)",
+			ucfg->size, rc == -E2BIG ?
+			"fields this library does not know are set" : "too small",
+			sizeof(*cfg));
+		return rc;
 	}
-	if (cfg->reserved0 || !vlb_all_zero(cfg->reserved, sizeof(cfg->reserved)) ||
-	    !vlb_all_zero((const char *)cfg + sizeof(*cfg), cfg->size - sizeof(*cfg))) {
+	if (cfg->reserved0 || !vlb_all_zero(cfg->reserved, sizeof(cfg->reserved))) {
 		vlb_err("vlb_adapter_create: reserved fields must be zero");
 		return -EINVAL;
 	}
@@ -416,14 +428,15 @@ static struct vlb_adapter *adapter_alloc(const struct vlb_adapter_config *cfg)
 	return a;
 }
 
-VLB_EXPORT int vlb_adapter_create(const struct vlb_adapter_config *cfg,
+VLB_EXPORT int vlb_adapter_create(const struct vlb_adapter_config *ucfg,
 				  struct vlb_adapter **out)
 {
+	struct vlb_adapter_config config, *cfg = &config;
 	struct vlb_type_setup setup;
 	struct vlb_adapter *a;
 	int rc;
 
-	rc = check_config(cfg);
+	rc = copy_config(ucfg, cfg);
 	if (rc)
 		return rc;
 	a = adapter_alloc(cfg);

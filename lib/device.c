@@ -20,20 +20,52 @@
 #define RING_FEATURES	((1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
 			 (1ULL << VIRTIO_RING_F_EVENT_IDX))
 
-static int check_config(const struct vlb_dev_config *cfg)
+/* The first released sizes (0.1): nothing smaller was ever valid */
+#define DEV_CONFIG_SIZE_0_1	offsetof(struct vlb_dev_config, ops_size)
+#define DEV_OPS_SIZE_0_1	(offsetof(struct vlb_dev_ops, handle) + \
+				 sizeof(((struct vlb_dev_ops *)0)->handle))
+
+/*
+ * Take the application's config and ops into the library's own copies, at
+ * the sizes the application says (see device.h), and check them.
+ */
+static int copy_config(const struct vlb_dev_config *ucfg,
+		       struct vlb_dev_config *cfg, struct vlb_dev_ops *ops)
 {
-	if (!cfg || cfg->size < sizeof(*cfg)) {
-		vlb_err("vlb_dev_create: config size %u, expected %zu",
-			cfg ? cfg->size : 0, sizeof(*cfg));
+	int rc;
+
+	if (!ucfg)
+		return -EINVAL;
+	rc = vlb_copy_struct(cfg, sizeof(*cfg), ucfg, ucfg->size,
+			     DEV_CONFIG_SIZE_0_1);
+	if (rc) {
+		vlb_err("vlb_dev_create: config size %u: %s (this library knows %zu bytes, 0.1 had %zu)",
+			ucfg->size, rc == -E2BIG ?
+			"fields this library does not know are set" : "too small",
+			sizeof(*cfg), (size_t)DEV_CONFIG_SIZE_0_1);
+		return rc;
+	}
+	if (cfg->reserved0 || cfg->reserved1 ||
+	    !vlb_all_zero(cfg->reserved, sizeof(cfg->reserved))) {
+		vlb_err("vlb_dev_create: reserved fields must be zero");
 		return -EINVAL;
 	}
-	if (!cfg->ops || !cfg->ops->handle) {
+	if (!cfg->ops) {
 		vlb_err("vlb_dev_create: ops->handle is required");
 		return -EINVAL;
 	}
-	if (cfg->reserved0 || !vlb_all_zero(cfg->reserved, sizeof(cfg->reserved)) ||
-	    !vlb_all_zero((const char *)cfg + sizeof(*cfg), cfg->size - sizeof(*cfg))) {
-		vlb_err("vlb_dev_create: reserved fields must be zero");
+	rc = vlb_copy_struct(ops, sizeof(*ops), cfg->ops,
+			     cfg->ops_size ? cfg->ops_size : DEV_OPS_SIZE_0_1,
+			     DEV_OPS_SIZE_0_1);
+	if (rc) {
+		vlb_err("vlb_dev_create: ops size %u: %s (this library knows %zu bytes)",
+			cfg->ops_size, rc == -E2BIG ?
+			"callbacks this library does not know are set" : "too small",
+			sizeof(*ops));
+		return rc;
+	}
+	if (!ops->handle) {
+		vlb_err("vlb_dev_create: ops->handle is required");
 		return -EINVAL;
 	}
 	return 0;
@@ -174,13 +206,15 @@ static int setup_queues(struct vlb_dev *dev, unsigned int n)
 	return 0;
 }
 
-VLB_EXPORT int vlb_dev_create(const struct vlb_dev_config *cfg,
+VLB_EXPORT int vlb_dev_create(const struct vlb_dev_config *ucfg,
 			      struct vlb_dev **out)
 {
+	struct vlb_dev_config config, *cfg = &config;
+	struct vlb_dev_ops ops;
 	struct vlb_dev *dev;
 	int rc;
 
-	rc = check_config(cfg);
+	rc = copy_config(ucfg, cfg, &ops);
 	if (rc)
 		return rc;
 	dev = calloc(1, sizeof(*dev));
@@ -188,7 +222,7 @@ VLB_EXPORT int vlb_dev_create(const struct vlb_dev_config *cfg,
 		return -ENOMEM;
 	dev->fd = -1;
 	dev->virtio_index = -1;
-	dev->ops = *cfg->ops;
+	dev->ops = ops;
 	dev->opaque = cfg->opaque;
 	dev->device_id = cfg->device_id;
 	dev->queue_size = cfg->queue_size;

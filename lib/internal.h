@@ -3,8 +3,10 @@
 #ifndef VLB_INTERNAL_H
 #define VLB_INTERNAL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <vloopback/log.h>
 
@@ -32,6 +34,28 @@ static inline bool vlb_all_zero(const void *p, size_t len)
 		if (*b++)
 			return false;
 	return true;
+}
+
+/*
+ * An option struct the application filled, as the kernel's
+ * copy_struct_from_user() takes one: src is usize bytes as the application
+ * was compiled, dst the library's ksize.  A smaller src is zero-filled (the
+ * fields it does not know get their defaults); a larger one is accepted if
+ * the tail the library does not know is zero (-E2BIG otherwise: it asks for
+ * something this library cannot do).  min is the first released size:
+ * anything smaller was never a valid struct (-EINVAL).
+ */
+static inline int vlb_copy_struct(void *dst, size_t ksize, const void *src,
+				  size_t usize, size_t min)
+{
+	if (usize < min)
+		return -EINVAL;
+	if (usize > ksize &&
+	    !vlb_all_zero((const char *)src + ksize, usize - ksize))
+		return -E2BIG;
+	memset(dst, 0, ksize);
+	memcpy(dst, src, usize < ksize ? usize : ksize);
+	return 0;
 }
 
 #endif /* VLB_INTERNAL_H */

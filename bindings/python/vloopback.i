@@ -94,6 +94,7 @@
 %ignore vlb_dev_wait_sysfs;
 %ignore vlb_dev_opaque;		/* it is the Python device, which knows itself */
 %ignore vlb_set_log_fn;
+%ignore vlb_module_query;	/* vlb_module_info() has the same dict */
 /* Requests are opaque here: the shim hands Python Buffers of them */
 %ignore vlb_req;
 %ignore vlb_req::in;		/* a Python keyword; ignored anyway, and SWIG warns */
@@ -283,6 +284,7 @@ int vlbpy_dev_create(PyObject *device, uint32_t device_id, uint32_t vendor_id,
 		.config_size = len,
 		.shm_size = shm_size,
 		.ops = &vlbpy_ops,
+		.ops_size = sizeof(vlbpy_ops),
 		.opaque = device,
 	};
 

@@ -50,8 +50,11 @@ struct vlb_adapter;
 /*
  * Filled by the application, read only during vlb_adapter_create().  size
  * is sizeof(struct vlb_adapter_config) as the application was compiled:
- * fields are only appended, and reserved ones must be zero.  Zero means
- * "the default" for every optional field.
+ * fields are only appended, and the library takes the struct as
+ * vlb_dev_create() takes its config (smaller: the new fields get their
+ * defaults; larger: -E2BIG unless the fields it does not know are zero).
+ * Reserved fields must be zero.  Zero means "the default" for every
+ * optional field.
  */
 struct vlb_adapter_config {
 	uint32_t size;

@@ -69,6 +69,8 @@ struct vlb_req {
 /*
  * What the device does.  Only handle is required.  A callback that returns
  * int answers the driver: 0 accepts, -errno refuses (the driver's step fails).
+ * Callbacks are only ever appended; the library reads the struct at the size
+ * the application says in vlb_dev_config.ops_size.
  */
 struct vlb_dev_ops {
 	/* The driver accepted these features (all bits, transport ones too) */
@@ -95,8 +97,12 @@ struct vlb_dev_ops {
 
 /*
  * Filled by the application, read only during vlb_dev_create().  size is
- * sizeof(struct vlb_dev_config) as the application was compiled: fields
- * are only ever appended, and reserved must be zero.
+ * sizeof(struct vlb_dev_config) as the application was compiled.  Fields
+ * are only ever appended, and the library takes the struct as the kernel's
+ * copy_struct_from_user() does: a program built against an older header
+ * (a smaller size) gets the defaults for the fields it does not know; a
+ * newer one may pass a larger struct whose fields this library does not
+ * know, if they are zero (-E2BIG otherwise).  Reserved fields must be zero.
  */
 struct vlb_dev_config {
 	uint32_t size;
@@ -114,9 +120,17 @@ struct vlb_dev_config {
 	uint32_t config_size;
 	uint32_t reserved0;
 	uint64_t shm_size;		/* shared area bytes, 0 = the module's default */
-	const struct vlb_dev_ops *ops;	/* copied */
+	const struct vlb_dev_ops *ops;	/* copied, ops_size bytes of it */
 	void *opaque;			/* returned by vlb_dev_opaque() */
 	uint32_t reserved[8];
+	/* 0.2 */
+	/*
+	 * sizeof(struct vlb_dev_ops) as the application was compiled; 0: the
+	 * callbacks of 0.1 (features to handle).  Copied like this struct:
+	 * callbacks this library does not know must be NULL.
+	 */
+	uint32_t ops_size;
+	uint32_t reserved1;
 };
 
 /*

@@ -20,7 +20,7 @@ def no_module(monkeypatch, tmp_path):
 
 
 def test_version_is_the_librarys():
-    assert _vloopback.VERSION == "0.1.0"
+    assert _vloopback.VERSION == "0.2.0"
 
 
 def test_module_info_without_module_raises_enoent():
