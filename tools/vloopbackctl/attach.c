@@ -30,6 +30,7 @@ struct attach_opts {
 	unsigned long timeout_ms;
 	bool foreground;
 	bool verbose;
+	bool json;
 };
 
 /* How the kernel shows a device of each type, and which driver takes it */
@@ -81,6 +82,8 @@ static const char usage[] =
 "      --tag TAG         virtio-fs or 9p tag, for back-ends that do not give one\n"
 "      --timeout MS      how long to wait for each answer of the back-end (default 5000)\n"
 "  -f, --foreground      keep serving in this process until SIGTERM or SIGINT\n"
+"                        (under systemd Type=notify: READY=1 once the device is up)\n"
+"  -j, --json            print the attachment as a JSON object (see list --help)\n"
 "  -v, --verbose         print what the adapter does\n"
 "  -h, --help            this text\n"
 "\n"
@@ -111,6 +114,7 @@ static int parse_opts(int argc, char **argv, struct attach_opts *o)
 		{ "tag", required_argument, NULL, 'T' },
 		{ "timeout", required_argument, NULL, 'W' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -118,13 +122,14 @@ static int parse_opts(int argc, char **argv, struct attach_opts *o)
 	int c, rc = 0;
 
 	memset(o, 0, sizeof(*o));
-	while (rc == 0 && (c = getopt_long(argc, argv, "t:s:n:fvh", longopts, NULL)) != -1) {
+	while (rc == 0 && (c = getopt_long(argc, argv, "t:s:n:fjvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't': o->type = optarg; break;
 		case 's': o->socket = optarg; break;
 		case 'n': o->name = optarg; break;
 		case 'T': o->tag = optarg; break;
 		case 'f': o->foreground = true; break;
+		case 'j': o->json = true; break;
 		case 'v': o->verbose = true; break;
 		case 'Q': rc = parse_number("--num-queues", optarg, VLB_MAX_QUEUES, &o->num_queues); break;
 		case 'S': rc = parse_number("--queue-size", optarg, VLB_MAX_QUEUE_SIZE, &o->queue_size); break;
@@ -145,46 +150,43 @@ static int parse_opts(int argc, char **argv, struct attach_opts *o)
 	return 0;
 }
 
-/* NAME free for a new attachment: no state, or a stale one (removed) */
-static bool name_free(const char *name)
+/*
+ * Take the attachment's name: its entry is created exclusively and locked
+ * now, before the (long) attach, so two attaches never get the same name.
+ * Returns the lock's fd, held until the adapter ends, or -exit code.
+ */
+static int reserve_name(const struct attach_opts *o, uint32_t id, char *name)
 {
-	struct cli_state s;
-
-	if (state_read(name, &s) < 0)
-		return true;
-	if (state_alive(&s))
-		return false;
-	state_remove(name, true);
-	return true;
-}
-
-static int pick_name(const struct attach_opts *o, uint32_t id, char *name)
-{
-	const char *base = vlb_adapter_type_name(id);
-	int i;
+	const char *type = vlb_adapter_type_name(id);
+	char base[NAME_MAX_LEN - 3];
+	int fd;
 
 	if (o->name) {
-		if (!name_free(o->name))
-			return cli_error(EXIT_FAIL, "attach %s: an attachment of that name runs (detach it first, or choose another --name)",
-					 o->name);
 		snprintf(name, NAME_MAX_LEN + 1, "%s", o->name);
-		return 0;
-	}
-	for (i = 0; i < 1000; i++) {
-		if (base)
-			snprintf(name, NAME_MAX_LEN + 1, "%s%d", base, i);
+		fd = state_reserve(name);
+		if (fd == -EEXIST)
+			return -cli_error(EXIT_FAIL, "attach %s: an attachment of that name runs (detach it first, or choose another --name)",
+					  o->name);
+	} else {
+		if (type)
+			snprintf(base, sizeof(base), "%s", type);
 		else
-			snprintf(name, NAME_MAX_LEN + 1, "virtio%u-%d", id, i);
-		if (name_free(name))
-			return 0;
+			snprintf(base, sizeof(base), "virtio%u-", id);
+		fd = state_reserve_next(base, name, NAME_MAX_LEN + 1);
+		if (fd == -ENOSPC)
+			return -cli_error(EXIT_FAIL, "attach: no free name (detach some, or give --name)");
 	}
-	return cli_error(EXIT_FAIL, "attach: no free name (detach some, or give --name)");
+	if (fd < 0)
+		return -cli_error(fd == -EACCES ? EXIT_PERM : EXIT_FAIL,
+				  "attach: cannot create the entry of %s in %s: %s",
+				  name, state_dir(), strerror(-fd));
+	return fd;
 }
 
 static int check_module(void)
 {
 	struct vlb_module_info info;
-	int rc = vlb_module_info(&info);
+	int rc = vlb_module_query(&info, sizeof(info));
 
 	if (rc == 0)
 		return 0;
@@ -247,6 +249,7 @@ static int serve(struct vlb_adapter *a, const char *name)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	rc = vlb_adapter_run(a);
+	cli_sd_notify("STOPPING=1");
 	vlb_adapter_destroy(a);
 	/* After a failure the log stays: it says why */
 	state_remove(name, rc == 0);
@@ -272,14 +275,18 @@ static int serve_in_background(struct vlb_adapter *a, struct cli_state *s)
 		if (read(pipefd[0], &ok, 1) != 1)
 			return cli_error(EXIT_FAIL, "attach %s: the adapter ended at once (see %s)",
 					 s->name, log);
+		s->pid = pid;
 		return 0;
 	}
 	close(pipefd[0]);
 	setsid();
+	/* A daemon keeps no directory busy (an unmount of the caller's cwd) */
+	if (chdir("/") < 0)
+		_exit(EXIT_FAIL);
 	fd = open("/dev/null", O_RDWR);
 	dup2(fd, 0);
 	dup2(fd, 1);
-	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd >= 0)
 		dup2(fd, 2);
 	cli_log_direct();
@@ -292,6 +299,16 @@ static int serve_in_background(struct vlb_adapter *a, struct cli_state *s)
 		_exit(EXIT_FAIL);
 	close(pipefd[1]);
 	_exit(serve(a, s->name));
+}
+
+static void print_attached(const struct attach_opts *o, const struct cli_state *s)
+{
+	if (o->json) {
+		state_print_json(s);
+		putchar('\n');
+	} else {
+		printf("%s\n", s->node);
+	}
 }
 
 static int attach(const struct attach_opts *o, uint32_t id, const char *name)
@@ -307,6 +324,7 @@ static int attach(const struct attach_opts *o, uint32_t id, const char *name)
 	};
 	struct cli_state s = { .virtio_index = -1, .device_id = id };
 	struct vlb_adapter *a;
+	char ready[256];
 	int rc;
 
 	rc = vlb_adapter_create(&cfg, &a);
@@ -328,18 +346,22 @@ static int attach(const struct attach_opts *o, uint32_t id, const char *name)
 	if (!o->foreground) {
 		rc = serve_in_background(a, &s);
 		if (rc == 0)
-			printf("%s\n", s.node);
+			print_attached(o, &s);
 		return rc;	/* the device is the child's now: no destroy */
 	}
 	s.pid = getpid();
 	rc = state_write(&s);
 	if (rc < 0) {
 		vlb_adapter_destroy(a);
-		return cli_error(EXIT_FAIL, "cannot write %s/%s: %s", STATE_DIR, name,
+		return cli_error(EXIT_FAIL, "cannot write %s/%s: %s", state_dir(), name,
 				 strerror(-rc));
 	}
-	printf("%s\n", s.node);
+	print_attached(o, &s);
 	fflush(stdout);
+	/* systemd Type=notify: started means the device node exists */
+	snprintf(ready, sizeof(ready), "READY=1\nSTATUS=serving %s (virtio%d) for %s\nMAINPID=%d",
+		 s.node, s.virtio_index, s.socket, (int)s.pid);
+	cli_sd_notify(ready);
 	return serve(a, name);
 }
 
@@ -347,7 +369,7 @@ int cmd_attach(int argc, char **argv)
 {
 	struct attach_opts o;
 	char name[NAME_MAX_LEN + 1];
-	int id, rc;
+	int id, rc, lock_fd;
 
 	rc = parse_opts(argc, argv, &o);
 	if (rc)
@@ -363,7 +385,16 @@ int cmd_attach(int argc, char **argv)
 	rc = state_dir_create();
 	if (rc < 0)
 		return cli_error(rc == -EACCES || rc == -EPERM ? EXIT_PERM : EXIT_FAIL,
-				 "cannot create %s: %s (run as root)", STATE_DIR, strerror(-rc));
-	rc = pick_name(&o, id, name);
-	return rc ? rc : attach(&o, id, name);
+				 "cannot use %s: %s (%s)", state_dir(), strerror(-rc),
+				 rc == -EPERM ? "it is not this user's directory: remove it" :
+				 geteuid() == 0 ? "is /run writable?" :
+				 "set XDG_RUNTIME_DIR to a directory of yours, as a login session does");
+	lock_fd = reserve_name(&o, id, name);
+	if (lock_fd < 0)
+		return -lock_fd;
+	/* lock_fd stays open (and is inherited by the background adapter) */
+	rc = attach(&o, id, name);
+	if (rc)
+		state_remove(name, false);	/* still ours: the lock is held */
+	return rc;
 }
