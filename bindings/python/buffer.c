@@ -36,6 +36,7 @@
 typedef struct vlbpy_buffer {
 	PyObject_HEAD
 	struct vlbpy_buffer *root;	/* a slice's root (referenced); NULL for a root */
+	struct vlbpy_buffer *parent;	/* what a slice was cut from (referenced) */
 	char *buf;
 	Py_ssize_t len;
 	int readonly;
@@ -56,10 +57,21 @@ static vlbpy_buffer *root_of(vlbpy_buffer *b)
 	return b->root ? b->root : b;
 }
 
+/* Released itself, cut from a released slice, or revoked with its root */
+static int is_dead(vlbpy_buffer *b)
+{
+	vlbpy_buffer *p;
+
+	for (p = b; p; p = p->parent)
+		if (p->released)
+			return 1;
+	return root_of(b)->revoked;
+}
+
 /* 0 if b may be used; -1 with ValueError if it was released or revoked */
 static int check_alive(vlbpy_buffer *b)
 {
-	if (b->released || root_of(b)->revoked) {
+	if (is_dead(b)) {
 		PyErr_SetString(PyExc_ValueError,
 				"operation on a released vloopback.Buffer (its request was completed, "
 				"or its device closed or reset: copy what you need to keep, e.g. bytes(buf))");
@@ -92,15 +104,17 @@ static void revoke_family(vlbpy_buffer *root)
 	Py_CLEAR(root->owner);
 }
 
-static PyObject *new_buffer(vlbpy_buffer *root, char *p, Py_ssize_t len,
+static PyObject *new_buffer(vlbpy_buffer *parent, char *p, Py_ssize_t len,
 			    int readonly)
 {
 	vlbpy_buffer *b = PyObject_GC_New(vlbpy_buffer, &vlbpy_buffer_type);
 
 	if (!b)
 		return NULL;
-	b->root = root;
-	Py_XINCREF(root);
+	b->root = parent ? root_of(parent) : NULL;
+	Py_XINCREF(b->root);
+	b->parent = parent;
+	Py_XINCREF(parent);
 	b->buf = p;
 	b->len = len;
 	b->readonly = readonly;
@@ -155,6 +169,7 @@ static PyObject *buffer_tp_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 static int buffer_traverse(vlbpy_buffer *b, visitproc visit, void *arg)
 {
 	Py_VISIT(b->root);
+	Py_VISIT(b->parent);
 	Py_VISIT(b->owner);
 	if (b->has_src)
 		Py_VISIT(b->src.obj);
@@ -167,6 +182,7 @@ static int buffer_clear(vlbpy_buffer *b)
 	if (!b->root)
 		revoke_family(b);
 	Py_CLEAR(b->root);
+	Py_CLEAR(b->parent);
 	return 0;
 }
 
@@ -252,7 +268,7 @@ static PyObject *buffer_subscript(vlbpy_buffer *b, PyObject *key)
 	}
 	if (get_slice(b, key, &start, &len) < 0)
 		return NULL;
-	return new_buffer(root_of(b), b->buf + start, len, b->readonly);
+	return new_buffer(b, b->buf + start, len, b->readonly);
 }
 
 static int buffer_ass_subscript(vlbpy_buffer *b, PyObject *key, PyObject *value)
@@ -320,7 +336,7 @@ static int buffer_ass_subscript(vlbpy_buffer *b, PyObject *key, PyObject *value)
 static PyObject *buffer_release(vlbpy_buffer *b, PyObject *unused)
 {
 	(void)unused;
-	if (b->released || root_of(b)->revoked)
+	if (is_dead(b))
 		Py_RETURN_NONE;
 	if (b->root) {
 		if (b->exports) {
@@ -374,7 +390,7 @@ static PyObject *buffer_get_readonly(vlbpy_buffer *b, void *closure)
 static PyObject *buffer_get_released(vlbpy_buffer *b, void *closure)
 {
 	(void)closure;
-	return PyBool_FromLong(b->released || root_of(b)->revoked);
+	return PyBool_FromLong(is_dead(b));
 }
 
 static PyObject *buffer_get_exported(vlbpy_buffer *b, void *closure)
@@ -385,7 +401,7 @@ static PyObject *buffer_get_exported(vlbpy_buffer *b, void *closure)
 
 static PyObject *buffer_repr(vlbpy_buffer *b)
 {
-	if (b->released || root_of(b)->revoked)
+	if (is_dead(b))
 		return PyUnicode_FromString("<vloopback.Buffer released>");
 	return PyUnicode_FromFormat("<vloopback.Buffer %zd bytes %s>", b->len,
 				    b->readonly ? "read-only" : "writable");
@@ -393,7 +409,7 @@ static PyObject *buffer_repr(vlbpy_buffer *b)
 
 static PyMethodDef buffer_methods[] = {
 	{ "release", (PyCFunction)buffer_release, METH_NOARGS,
-	  "End access through this Buffer (the root: and all its slices).\n"
+	  "End access through this Buffer and the slices cut from it.\n"
 	  "BufferError while a memoryview of it is alive." },
 	{ "tobytes", (PyCFunction)buffer_tobytes, METH_NOARGS,
 	  "A copy of the bytes." },

@@ -62,6 +62,16 @@ def test_buffer_is_bytes_like():
         Buffer(ba, readonly=True)[0] = 1
 
 
+def test_releasing_a_slice_ends_the_slices_cut_from_it():
+    root = Buffer(bytearray(8))
+    part = root[2:6]
+    sub = part[1:3]
+    part.release()
+    with pytest.raises(ValueError):
+        sub[0]
+    assert bytes(root[0:2]) == b"\0\0"      # the root and its other slices live
+
+
 def test_retained_buffer_and_slice_raise_after_complete(fake_lib):
     dev, r, raw = one_request(fake_lib)
     with dev:
@@ -152,6 +162,23 @@ def test_block_device_buffers_die_with_the_call(fake_lib):
         for buf in disk.kept:
             with pytest.raises(ValueError):
                 buf[0]
+
+
+def test_block_device_segment_slices_die_with_the_call(fake_lib):
+    """Within one request too: a slice of segment 1 kept by read() raises
+    when read() is called for segment 2."""
+    class Checking(KeepingDisk):
+        def read(self, offset, buf):
+            for kept in self.kept:
+                with pytest.raises(ValueError):
+                    kept[0]
+            self.kept.append(buf[len(buf) // 2:])
+            super().read(offset, buf)
+
+    with Checking(8 * SECTOR) as disk:
+        raw = fake_lib.submit(0, [blk_header(T_IN, 0)], [SECTOR, SECTOR, 1])
+        disk.queues[0].dispatch()
+        assert len(disk.kept) == 4 and raw.status == 0    # 2 segments, 2 kept each
 
 
 def test_block_device_read_keeping_a_memoryview_fails_the_request(fake_lib):
