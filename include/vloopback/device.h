@@ -214,13 +214,36 @@ struct vlb_dev *vlb_queue_dev(struct vlb_queue *q);
 unsigned int vlb_queue_index(struct vlb_queue *q);
 
 /*
+ * Copy len bytes of the request's out buffers (what the driver wrote),
+ * starting off bytes into them, to dst.  Returns the bytes copied: fewer
+ * than len where the buffers end.  Since 0.2.
+ */
+size_t vlb_req_copy_from(const struct vlb_req *req, size_t off, void *dst,
+			 size_t len);
+
+/*
+ * Copy len bytes from src into the request's in buffers (for the driver),
+ * starting off bytes into them.  Returns the bytes copied: fewer than len
+ * where the buffers end.  Since 0.2.
+ */
+size_t vlb_req_copy_to(struct vlb_req *req, size_t off, const void *src,
+		       size_t len);
+
+/* Bytes in the request's out buffers, and room in its in buffers.  Since 0.2. */
+size_t vlb_req_out_size(const struct vlb_req *req);
+size_t vlb_req_in_size(const struct vlb_req *req);
+
+/*
  * Give the request back to the driver with written bytes stored in its in
  * buffers (clamped to their size), and interrupt the driver if it asked
  * for it: at the end of the current round when called from ops->handle,
  * at once otherwise.  req is invalid afterwards.
  * Returns 0, -ESTALE if the driver reset the device since the request was
  * made (nothing is returned: the request is just freed), or -EIO if the
- * queue broke meanwhile.
+ * queue broke meanwhile.  A second completion of the same request is
+ * refused with -EINVAL and logged (from 0.2; it is still a bug of the
+ * device: once the driver has reused the chain for a new request, the
+ * library cannot tell the two apart).
  */
 int vlb_req_complete(struct vlb_req *req, uint32_t written);
 
