@@ -13,7 +13,6 @@
 #include "adapter_types.h"
 #include "internal.h"
 
-#define BIT(n)	(1ULL << (n))
 
 static void put_le16(uint8_t *p, uint16_t v)
 {
@@ -30,7 +29,7 @@ static void put_le32(uint8_t *p, uint32_t v)
 /* virtio-blk: num_queues (le16 at 34) counts only with VIRTIO_BLK_F_MQ (12) */
 static int blk_finish(struct vlb_type_setup *s)
 {
-	if (!(s->features & BIT(12)))
+	if (!(s->features & VLB_BIT(12)))
 		s->num_queues = 1;
 	else
 		put_le16(s->config + 34, s->num_queues);
@@ -75,7 +74,7 @@ static int p9_finish(struct vlb_type_setup *s)
 	put_le16(s->config, len);
 	memcpy(s->config + 2, s->tag, len);
 	s->config_size = 2 + len;
-	s->features |= BIT(0);
+	s->features |= VLB_BIT(0);
 	return 0;
 }
 
@@ -84,10 +83,10 @@ static int p9_finish(struct vlb_type_setup *s)
  * the features that need one go; without the back-end's config, so do the
  * ones read from it (the driver then picks a random MAC, link up).
  */
-#define NET_CTRL_FEATURES	(BIT(2) | BIT(17) | BIT(18) | BIT(19) | BIT(20) | \
-				 BIT(21) | BIT(22) | BIT(23) | BIT(52) | BIT(53) | \
-				 BIT(57) | BIT(60) | BIT(61))
-#define NET_CONFIG_FEATURES	(BIT(3) | BIT(5) | BIT(16) | BIT(62) | BIT(63))
+#define NET_CTRL_FEATURES	(VLB_BIT(2) | VLB_BIT(17) | VLB_BIT(18) | VLB_BIT(19) | VLB_BIT(20) | \
+				 VLB_BIT(21) | VLB_BIT(22) | VLB_BIT(23) | VLB_BIT(52) | VLB_BIT(53) | \
+				 VLB_BIT(57) | VLB_BIT(60) | VLB_BIT(61))
+#define NET_CONFIG_FEATURES	(VLB_BIT(3) | VLB_BIT(5) | VLB_BIT(16) | VLB_BIT(62) | VLB_BIT(63))
 
 static int net_finish(struct vlb_type_setup *s)
 {

@@ -136,7 +136,7 @@ static int setup(void **state)
 	f->desc = (void *)(f->area + DESC_OFF);
 	f->avail = (void *)(f->area + AVAIL_OFF);
 	f->used = (void *)(f->area + USED_OFF);
-	f->dev.fd = -1;
+	f->dev.kdev.fd = -1;
 	f->dev.queue_size = NUM;
 	f->dev.ops.handle = handle;
 	f->dev.opaque = f;
