@@ -262,7 +262,7 @@ static int query_backend(struct vlb_adapter *a,
 		s->config_from_backend = true;
 	} else if (type->needs_backend_config) {
 		vlb_err("vhost-user back-end %s does not serve config space (protocol feature CONFIG), which a %s device needs",
-			a->socket_path, type->name);
+			a->socket_path, type->pub.name);
 		return -ENOTSUP;
 	}
 	return type->finish ? type->finish(s) : 0;

@@ -97,32 +97,61 @@ static int net_finish(struct vlb_type_setup *s)
 	return 0;
 }
 
+#define TYPE(name_, ident_, id_, driver_, sysfs_) \
+	.pub = { .name = name_, .ident = ident_, .id = id_, .driver = driver_, \
+		 .sysfs = sysfs_ }
+
+/* The device types: the only table of them (vloopbackctl and Python read it) */
 static const struct vlb_type types[] = {
-	{ "net",	1,  2, 12, false, net_finish },
-	{ "blk",	2,  0, 60, true,  blk_finish },
-	{ "console",	3,  2, 12, false, NULL },
-	{ "rng",	4,  1, 0,  false, NULL },
-	{ "9p",		9,  1, 0,  false, p9_finish },
-	{ "input",	18, 2, 136, false, NULL },
-	{ "vsock",	19, 3, 8,  false, NULL },
-	{ "sound",	25, 4, 16, false, NULL },
-	{ "fs",		26, 2, 40, false, fs_finish },
-	{ "scmi",	32, 2, 0,  false, NULL },
-	{ "i2c",	34, 1, 0,  false, NULL },
-	{ "gpio",	41, 2, 8,  false, NULL },
+	{ TYPE("net", "NET", 1, "virtio_net", "net/?*"),
+	  2, 12, false, net_finish },
+	{ TYPE("blk", "BLOCK", 2, "virtio_blk", "block/vd*"),
+	  0, 60, true, blk_finish },
+	{ TYPE("console", "CONSOLE", 3, "virtio_console", "driver"),
+	  2, 12, false, NULL },
+	{ TYPE("rng", "RNG", 4, "virtio_rng", "driver"),
+	  1, 0, false, NULL },
+	{ TYPE("9p", "NINEP", 9, "9pnet_virtio", "driver"),
+	  1, 0, false, p9_finish },
+	{ TYPE("input", "INPUT", 18, "virtio_input", "driver"),
+	  2, 136, false, NULL },
+	{ TYPE("vsock", "VSOCK", 19, "vmw_vsock_virtio_transport", "driver"),
+	  3, 8, false, NULL },
+	{ TYPE("sound", "SOUND", 25, "virtio_snd", "driver"),
+	  4, 16, false, NULL },
+	{ TYPE("fs", "FS", 26, "virtiofs", "driver"),
+	  2, 40, false, fs_finish },
+	{ TYPE("scmi", "SCMI", 32, NULL, "driver"),
+	  2, 0, false, NULL },
+	{ TYPE("i2c", "I2C", 34, "i2c_virtio", "driver"),
+	  1, 0, false, NULL },
+	{ TYPE("gpio", "GPIO", 41, "gpio_virtio", "driver"),
+	  2, 8, false, NULL },
 };
 
 #define N_TYPES	(sizeof(types) / sizeof(types[0]))
 
 const struct vlb_type *vlb_type_get(uint32_t id)
 {
-	static const struct vlb_type generic = { .queues = 1 };
+	static const struct vlb_type generic = { .pub.sysfs = "driver", .queues = 1 };
 	size_t i;
 
 	for (i = 0; i < N_TYPES; i++)
-		if (types[i].id == id)
+		if (types[i].pub.id == id)
 			return &types[i];
 	return &generic;
+}
+
+VLB_EXPORT const struct vlb_device_type *vlb_device_type_at(unsigned int i)
+{
+	return i < N_TYPES ? &types[i].pub : NULL;
+}
+
+VLB_EXPORT const struct vlb_device_type *vlb_device_type_of(uint32_t device_id)
+{
+	const struct vlb_type *t = vlb_type_get(device_id);
+
+	return t->pub.name ? &t->pub : NULL;
 }
 
 VLB_EXPORT int vlb_adapter_type_id(const char *name)
@@ -134,8 +163,8 @@ VLB_EXPORT int vlb_adapter_type_id(const char *name)
 	if (!name || !*name)
 		return -EINVAL;
 	for (i = 0; i < N_TYPES; i++)
-		if (!strcmp(types[i].name, name))
-			return types[i].id;
+		if (!strcmp(types[i].pub.name, name))
+			return types[i].pub.id;
 	id = strtoul(name, &end, 10);
 	if (*end || name[0] < '1' || name[0] > '9' || id > 63)
 		return -EINVAL;
@@ -144,5 +173,5 @@ VLB_EXPORT int vlb_adapter_type_id(const char *name)
 
 VLB_EXPORT const char *vlb_adapter_type_name(uint32_t device_id)
 {
-	return vlb_type_get(device_id)->name;
+	return vlb_type_get(device_id)->pub.name;
 }

@@ -257,8 +257,9 @@ static void vlbpy_log(int level, const char *msg, void *opaque)
 }
 %}
 
-/* These two touch reference counts: they keep the GIL */
+/* These touch reference counts: they keep the GIL */
 %nothreadallow vlbpy_set_log;
+%nothreadallow vlbpy_device_types;
 
 %inline %{
 /*
@@ -289,6 +290,26 @@ int vlbpy_dev_create(PyObject *device, uint32_t device_id, uint32_t vendor_id,
 	};
 
 	return vlb_dev_create(&cfg, out);
+}
+
+/*
+ * The library's table of device types (vlb_device_type_at): a list of
+ * (name, ident, id, driver or None, sysfs) tuples.
+ */
+PyObject *vlbpy_device_types(void)
+{
+	const struct vlb_device_type *t;
+	PyObject *list = PyList_New(0), *item;
+	unsigned int i;
+
+	for (i = 0; list && (t = vlb_device_type_at(i)); i++) {
+		item = Py_BuildValue("(ssIzs)", t->name, t->ident, t->id, t->driver,
+				     t->sysfs);
+		if (!item || PyList_Append(list, item) < 0)
+			Py_CLEAR(list);
+		Py_XDECREF(item);
+	}
+	return list;
 }
 
 /*

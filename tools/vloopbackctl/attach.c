@@ -33,38 +33,6 @@ struct attach_opts {
 	bool json;
 };
 
-/* How the kernel shows a device of each type, and which driver takes it */
-struct presentation {
-	uint32_t device_id;
-	const char *sysfs;	/* glob under /sys/bus/virtio/devices/virtioN/ */
-	const char *driver;	/* the module to load */
-};
-
-static const struct presentation presentations[] = {
-	{ 1,  "net/?*",    "virtio_net" },
-	{ 2,  "block/vd*", "virtio_blk" },
-	{ 3,  "driver",    "virtio_console" },
-	{ 4,  "driver",    "virtio_rng" },
-	{ 9,  "driver",    "9pnet_virtio" },
-	{ 18, "driver",    "virtio_input" },
-	{ 19, "driver",    "vmw_vsock_virtio_transport" },
-	{ 25, "driver",    "virtio_snd" },
-	{ 26, "driver",    "virtiofs" },
-	{ 34, "driver",    "i2c_virtio" },
-	{ 41, "driver",    "gpio_virtio" },
-};
-
-static const struct presentation *presentation_of(uint32_t id)
-{
-	static const struct presentation other = { 0, "driver", NULL };
-	size_t i;
-
-	for (i = 0; i < sizeof(presentations) / sizeof(presentations[0]); i++)
-		if (presentations[i].device_id == id)
-			return &presentations[i];
-	return &other;
-}
-
 static const char usage[] =
 "Usage: vloopbackctl attach --type TYPE --socket PATH [OPTIONS]\n"
 "\n"
@@ -73,8 +41,7 @@ static const char usage[] =
 "virtio-fs tag, or virtioN) once the kernel's driver has it, and leaves the\n"
 "adapter running in the background.\n"
 "\n"
-"  -t, --type TYPE       blk, fs, net, rng, input, gpio, sound, console, scmi,\n"
-"                        i2c, vsock, 9p, or a virtio device id (1-63)\n"
+"  -t, --type TYPE       a type below, or a virtio device id (1-63)\n"
 "  -s, --socket PATH     the back-end's unix socket\n"
 "  -n, --name NAME       name of the attachment (default: TYPE0, TYPE1, ...)\n"
 "      --num-queues N    queues (default: the type's; never more than the back-end's)\n"
@@ -88,7 +55,33 @@ static const char usage[] =
 "  -h, --help            this text\n"
 "\n"
 "Exit status: 0 attached; 2 usage; 3 module not loaded; 4 not permitted;\n"
-"5 back-end unreachable or refused; 1 other failures.  See vloopbackctl(8).\n";
+"5 back-end unreachable or refused; 1 other failures.  See vloopbackctl(8).\n"
+"\n"
+"Types (virtio device id, the kernel's driver):\n";
+
+/* The library's table of types, for --help */
+static void print_types(void)
+{
+	const struct vlb_device_type *t;
+	unsigned int i;
+
+	for (i = 0; (t = vlb_device_type_at(i)); i++)
+		printf("  %-8s %2u  %s\n", t->name, t->id, t->driver ? t->driver : "-");
+}
+
+/* "blk, fs, ..." from the library's table, for error messages */
+static const char *type_names(void)
+{
+	static char buf[256];
+	const struct vlb_device_type *t;
+	size_t n = 0;
+	unsigned int i;
+
+	for (i = 0; (t = vlb_device_type_at(i)) && n < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? ", " : "",
+				      t->name);
+	return buf;
+}
 
 static int parse_number(const char *opt, const char *arg, unsigned long max,
 			unsigned long *out)
@@ -134,7 +127,7 @@ static int parse_opts(int argc, char **argv, struct attach_opts *o)
 		case 'Q': rc = parse_number("--num-queues", optarg, VLB_MAX_QUEUES, &o->num_queues); break;
 		case 'S': rc = parse_number("--queue-size", optarg, VLB_MAX_QUEUE_SIZE, &o->queue_size); break;
 		case 'W': rc = parse_number("--timeout", optarg, 600000, &o->timeout_ms); break;
-		case 'h': fputs(usage, stdout); return -1;
+		case 'h': fputs(usage, stdout); print_types(); return -1;
 		default: return cli_usage("attach", "unknown option");
 		}
 	}
@@ -199,18 +192,20 @@ static int check_module(void)
 static int wait_for_driver(struct vlb_adapter *a, const struct attach_opts *o,
 			   const char *name, struct cli_state *s)
 {
-	const struct presentation *p = presentation_of(vlb_adapter_device_id(a));
+	const struct vlb_device_type *t = vlb_device_type_of(vlb_adapter_device_id(a));
+	const char *sysfs = t ? t->sysfs : "driver";
+	const char *driver = t ? t->driver : NULL;
 	char found[48];	/* vdX, an interface name: short */
 	int rc;
 
-	rc = vlb_adapter_wait_sysfs(a, p->sysfs, found, sizeof(found), DRIVER_WAIT_MS);
+	rc = vlb_adapter_wait_sysfs(a, sysfs, found, sizeof(found), DRIVER_WAIT_MS);
 	/* A failed adapter's error may be -ETIMEDOUT too: the back-end's */
 	if (rc == -ETIMEDOUT && vlb_adapter_dispatch(a) < 0)
 		return cli_report(-vlb_adapter_dispatch(a), EXIT_FAIL, "attach");
-	if (rc == -ETIMEDOUT && p->driver)
+	if (rc == -ETIMEDOUT && driver)
 		return cli_error(EXIT_FAIL, "attach %s: no driver took virtio%d within %d s (is %s loaded? try: modprobe %s)",
 				 name, vlb_adapter_virtio_index(a), DRIVER_WAIT_MS / 1000,
-				 p->driver, p->driver);
+				 driver, driver);
 	if (rc == -ETIMEDOUT)
 		return cli_error(EXIT_FAIL, "attach %s: no driver took virtio%d within %d s (does this kernel have a driver for virtio device type %u?)",
 				 name, vlb_adapter_virtio_index(a), DRIVER_WAIT_MS / 1000,
@@ -218,9 +213,9 @@ static int wait_for_driver(struct vlb_adapter *a, const struct attach_opts *o,
 	if (rc < 0)
 		return cli_report(-rc, EXIT_FAIL, "attach: waiting for the kernel's driver");
 	s->virtio_index = vlb_adapter_virtio_index(a);
-	if (!strncmp(p->sysfs, "block/", 6))
+	if (!strncmp(sysfs, "block/", 6))
 		snprintf(s->node, sizeof(s->node), "/dev/%s", found);
-	else if (!strncmp(p->sysfs, "net/", 4))
+	else if (!strncmp(sysfs, "net/", 4))
 		snprintf(s->node, sizeof(s->node), "%s", found);
 	else if (o->tag)
 		snprintf(s->node, sizeof(s->node), "%s", o->tag);
@@ -376,8 +371,8 @@ int cmd_attach(int argc, char **argv)
 		return rc < 0 ? 0 : rc;	/* -1: --help */
 	id = vlb_adapter_type_id(o.type);
 	if (id < 0)
-		return cli_usage("attach", "unknown device type '%s': use blk, fs, net, rng, input, gpio, sound, console, scmi, i2c, vsock, 9p, or a number 1-63",
-				 o.type);
+		return cli_usage("attach", "unknown device type '%s': use %s, or a number 1-63",
+				 o.type, type_names());
 	cli_log_init(o.verbose);
 	rc = check_module();
 	if (rc)

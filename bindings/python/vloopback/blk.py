@@ -24,7 +24,7 @@ implements those two::
 import struct
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
-from .device import Device, DeviceId, Queue
+from .device import Device, Queue
 from .request import Request, spans
 
 SECTOR = 512
@@ -86,7 +86,7 @@ class BlockDevice(Device):
     reports for those sectors, and the disk keeps serving.
     """
 
-    device_id = DeviceId.BLOCK
+    device_id = 2       # VIRTIO_ID_BLOCK: this module speaks virtio-blk
     queue_size = 256
     features = (1 << F_SEG_MAX) | (1 << F_BLK_SIZE) | (1 << F_FLUSH)
     serial = b"vloopback-python"

@@ -12,7 +12,7 @@ import os
 import select
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Set, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Set, Tuple
 
 from .errors import Error, check
 from .request import Request
@@ -32,19 +32,24 @@ Buffer: Any = getattr(_c, "Buffer", None)
 SYSFS_VIRTIO = "/sys/bus/virtio/devices"
 
 
-class DeviceId(enum.IntEnum):
-    """Some virtio device types (VIRTIO_ID_* of <linux/virtio_ids.h>)."""
-    NET = 1
-    BLOCK = 2
-    CONSOLE = 3
-    RNG = 4
-    SCSI = 8
-    NINEP = 9
-    GPU = 16
-    INPUT = 18
-    VSOCK = 19
-    SOUND = 25
-    FS = 26
+class DeviceType(NamedTuple):
+    """A virtio device type the library knows (struct vlb_device_type)."""
+    name: str           # short name: "blk", "fs", "9p"...
+    ident: str          # its DeviceId member's name: "BLOCK", "NINEP"...
+    id: int             # VIRTIO_ID_*
+    driver: Optional[str]   # the kernel module that drives it
+    sysfs: str          # what the driver makes under virtioN/ (a glob)
+
+
+def device_types() -> Tuple[DeviceType, ...]:
+    """The library's table of device types (the one vloopbackctl uses)."""
+    return tuple(DeviceType(*t) for t in _lib().vlbpy_device_types())
+
+
+# The virtio device types of the library's table, by ident (DeviceId.BLOCK,
+# DeviceId.RNG...); empty without the C module
+DeviceId = enum.IntEnum(    # type: ignore[misc]
+    "DeviceId", [] if _c is None else [(t[1], t[2]) for t in _c.vlbpy_device_types()])
 
 
 def _lib() -> Any:
