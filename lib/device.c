@@ -236,15 +236,19 @@ static int handle_msg(struct vlb_dev *dev, const struct vlb_msg *m)
 	}
 }
 
-/* Enough to drain what a driver sends at once, bounded so queues get a turn */
-#define DISPATCH_BUDGET	32
-
+/*
+ * Everything pending, until the fd has nothing more: the fd is the module's
+ * and cannot be re-armed from here, so a budget that left messages behind
+ * would stall an edge-triggered (EPOLLET) caller.  Draining is bounded all
+ * the same: the module queues only a few messages per device, most of them
+ * waiting for their reply.
+ */
 VLB_EXPORT int vlb_dev_dispatch(struct vlb_dev *dev)
 {
 	struct vlb_msg m;
 	int n, rc, result;
 
-	for (n = 0; n < DISPATCH_BUDGET; n++) {
+	for (n = 0;; n++) {
 		rc = vlb_tp_read_msg(dev->kdev.fd, &m);
 		if (rc == 0)
 			break;
@@ -261,7 +265,6 @@ VLB_EXPORT int vlb_dev_dispatch(struct vlb_dev *dev)
 				return rc;
 		}
 	}
-	/* Budget spent with messages left: POLLIN stays set, we are called again */
 	return n;
 }
 

@@ -155,9 +155,10 @@ int vlb_dev_fd(struct vlb_dev *dev);
 
 /*
  * Handle every pending message from the driver (features, driver ok,
- * reset, config writes), calling ops.  Never blocks.  Returns the number
- * handled, or -ENODEV once the module has failed the device (it is gone:
- * destroy it), or another -errno.
+ * reset, config writes), calling ops, until the fd has none left, so it
+ * may be polled edge-triggered (EPOLLET) too.  Never blocks.  Returns the
+ * number handled, or -ENODEV once the module has failed the device (it is
+ * gone: destroy it), or another -errno.
  */
 int vlb_dev_dispatch(struct vlb_dev *dev);
 

@@ -13,10 +13,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <vloopback/vloopback.h>
 
+#include "device_priv.h"
 #include "log_capture.h"
 
 #define CONFIG_SIZE_0_1	offsetof(struct vlb_dev_config, ops_size)
@@ -145,6 +149,54 @@ static void test_module_query_size(void **state)
 	assert_int_equal(vlb_module_query(&big.info, sizeof(big.info)), -ENOENT);
 }
 
+static int config_writes;
+
+static int count_config_write(struct vlb_dev *dev, uint32_t off,
+			      const void *data, uint32_t len)
+{
+	(void)dev;
+	(void)off;
+	(void)data;
+	(void)len;
+	config_writes++;
+	return 0;
+}
+
+/*
+ * An edge-triggered caller gets one wakeup for a burst of messages: one
+ * dispatch must take them all.  The device fd is a fake, a seqpacket
+ * socket carrying vlb_msg records as the module's fd does (the real one
+ * is in the guest tests).
+ */
+static void test_dispatch_drains_for_edge_triggered_callers(void **state)
+{
+	struct vlb_dev dev = { .device_id = 3, .ops = { .handle = handle,
+		.config_write = count_config_write } };
+	struct vlb_msg m = { .type = VLB_MSG_CONFIG_WRITE,
+			     .u.config = { .offset = 0, .len = 1 } };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	int sp[2], ep, i;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sp), 0);
+	dev.kdev.fd = sp[0];
+	ep = epoll_create1(0);
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, sp[0], &ev), 0);
+	for (i = 0; i < 40; i++) {
+		m.seq = (uint64_t)i;
+		assert_int_equal(write(sp[1], &m, sizeof(m)), (ssize_t)sizeof(m));
+	}
+	config_writes = 0;
+	assert_int_equal(epoll_wait(ep, &ev, 1, 0), 1);
+	assert_int_equal(vlb_dev_dispatch(&dev), 40);
+	assert_int_equal(config_writes, 40);
+	assert_int_equal(epoll_wait(ep, &ev, 1, 0), 0);	/* no edge, none left */
+	assert_int_equal(vlb_dev_dispatch(&dev), 0);
+	close(ep);
+	close(sp[0]);
+	close(sp[1]);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -162,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_ops_size_bounds_the_ops_read),
 		cmocka_unit_test(test_reserved_must_be_zero),
 		cmocka_unit_test(test_module_query_size),
+		cmocka_unit_test(test_dispatch_drains_for_edge_triggered_callers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
