@@ -589,10 +589,9 @@ VLB_EXPORT void vlb_adapter_stop(struct vlb_adapter *a)
 	eventfd_write(a->stop_fd, 1);	/* write(2): async-signal-safe */
 }
 
+/* Any thread: a failure closes the kdev, which then says -ENODEV */
 VLB_EXPORT int vlb_adapter_virtio_index(struct vlb_adapter *a)
 {
-	if (a->error)
-		return -ENODEV;
 	return vlb_kdev_virtio_index(&a->kdev);
 }
 

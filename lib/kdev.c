@@ -16,6 +16,7 @@
 
 void vlb_kdev_init(struct vlb_kdev *k, uint32_t device_id)
 {
+	pthread_mutex_init(&k->fd_lock, NULL);
 	k->fd = -1;
 	k->shm_fd = -1;
 	k->mem = NULL;
@@ -135,9 +136,12 @@ int vlb_kdev_create(struct vlb_kdev *k, const struct vlb_create *c,
 
 void vlb_kdev_close(struct vlb_kdev *k)
 {
+	pthread_mutex_lock(&k->fd_lock);
 	if (k->fd >= 0)
 		close(k->fd);
 	k->fd = -1;
+	atomic_store(&k->virtio_index, -1);	/* gone: the getter says -ENODEV */
+	pthread_mutex_unlock(&k->fd_lock);
 }
 
 void vlb_kdev_destroy(struct vlb_kdev *k)
@@ -150,6 +154,7 @@ void vlb_kdev_destroy(struct vlb_kdev *k)
 	if (k->shm_fd >= 0)
 		close(k->shm_fd);
 	k->shm_fd = -1;
+	pthread_mutex_destroy(&k->fd_lock);
 }
 
 int vlb_kdev_virtio_index(struct vlb_kdev *k)
@@ -160,15 +165,16 @@ int vlb_kdev_virtio_index(struct vlb_kdev *k)
 
 	if (idx >= 0)
 		return idx;
-	if (k->fd < 0)
-		return -ENODEV;
-	rc = vlb_tp_get_info(k->fd, &info);
-	if (rc < 0)
-		return rc;
-	if (info.virtio_index < 0)
-		return -EAGAIN;
-	atomic_store(&k->virtio_index, info.virtio_index);
-	return info.virtio_index;
+	pthread_mutex_lock(&k->fd_lock);
+	rc = k->fd < 0 ? -ENODEV : vlb_tp_get_info(k->fd, &info);
+	if (rc == 0 && info.virtio_index < 0)
+		rc = -EAGAIN;
+	if (rc == 0) {
+		atomic_store(&k->virtio_index, info.virtio_index);
+		rc = info.virtio_index;
+	}
+	pthread_mutex_unlock(&k->fd_lock);
+	return rc;
 }
 
 int vlb_kdev_wait_sysfs(struct vlb_kdev *k, const char *pattern, char *name,

@@ -9,6 +9,7 @@
 #ifndef VLB_KDEV_H
 #define VLB_KDEV_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,7 +17,13 @@
 
 #include <vloopback/uapi.h>
 
+/*
+ * Threads: create, close and destroy on the thread that owns the device;
+ * vlb_kdev_virtio_index from any thread (fd_lock keeps a concurrent close
+ * from handing it a closed, maybe reused, fd).
+ */
 struct vlb_kdev {
+	pthread_mutex_t fd_lock;	/* fd against close, for the getter */
 	int fd;			/* the device fd, non-blocking; -1 when closed */
 	int shm_fd;		/* the shared area's fd if kept, else -1 */
 	void *mem;		/* our mapping of the shared area, or NULL */
@@ -25,7 +32,7 @@ struct vlb_kdev {
 	atomic_int virtio_index;	/* -1 until the kernel registered it */
 };
 
-/* Everything closed: what vlb_kdev_destroy() accepts at any point */
+/* Everything closed: what vlb_kdev_destroy() accepts at any point; destroy frees the lock */
 void vlb_kdev_init(struct vlb_kdev *k, uint32_t device_id);
 
 /*
@@ -44,7 +51,10 @@ void vlb_kdev_close(struct vlb_kdev *k);
 /* vlb_kdev_close(), then unmap the area and close its fd */
 void vlb_kdev_destroy(struct vlb_kdev *k);
 
-/* N of virtioN, -EAGAIN before the kernel registered it, -ENODEV once closed */
+/*
+ * N of virtioN, -EAGAIN before the kernel registered it, -ENODEV once
+ * closed.  Any thread.
+ */
 int vlb_kdev_virtio_index(struct vlb_kdev *k);
 
 /*

@@ -197,6 +197,26 @@ static void test_dispatch_drains_for_edge_triggered_callers(void **state)
 	close(sp[1]);
 }
 
+/* A failed adapter's getter on another thread: -ENODEV, never a stale fd */
+static void test_virtio_index_after_close_is_enodev(void **state)
+{
+	struct vlb_kdev k;
+	int p[2];
+
+	(void)state;
+	vlb_kdev_init(&k, 2);
+	assert_int_equal(vlb_kdev_virtio_index(&k), -ENODEV);
+	assert_int_equal(pipe(p), 0);
+	k.fd = p[0];
+	atomic_store(&k.virtio_index, 5);		/* known, cached */
+	assert_int_equal(vlb_kdev_virtio_index(&k), 5);
+	vlb_kdev_close(&k);
+	assert_int_equal(k.fd, -1);
+	assert_int_equal(vlb_kdev_virtio_index(&k), -ENODEV);
+	vlb_kdev_destroy(&k);
+	close(p[1]);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -215,6 +235,7 @@ int main(void)
 		cmocka_unit_test(test_reserved_must_be_zero),
 		cmocka_unit_test(test_module_query_size),
 		cmocka_unit_test(test_dispatch_drains_for_edge_triggered_callers),
+		cmocka_unit_test(test_virtio_index_after_close_is_enodev),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
