@@ -191,12 +191,12 @@ static void deliver(struct vlb_dev *dev)
 		req = in->bufs[in->buf_first];
 		in->buf_first = (in->buf_first + 1) % QUEUE_SIZE;
 		in->nbufs--;
-		if (req->n_in != 1 || req->in[0].iov_len < sizeof(*ev)) {
+		if (vlb_req_in_size(req) < sizeof(*ev)) {
 			vlb_req_complete(req, 0);	/* not an event buffer */
 			continue;
 		}
 		ev = &in->backlog[in->ev_first];
-		memcpy(req->in[0].iov_base, ev, sizeof(*ev));
+		vlb_req_copy_to(req, 0, ev, sizeof(*ev));
 		in->ev_first = (in->ev_first + 1) % BACKLOG;
 		in->nevents--;
 		vlb_req_complete_nonotify(req, sizeof(*ev));
@@ -231,8 +231,7 @@ static void handle(struct vlb_queue *q, struct vlb_req *req)
 	struct virtio_input_event ev;
 
 	if (vlb_queue_index(q) == STATUSQ) {
-		if (req->n_out == 1 && req->out[0].iov_len >= sizeof(ev)) {
-			memcpy(&ev, req->out[0].iov_base, sizeof(ev));
+		if (vlb_req_copy_from(req, 0, &ev, sizeof(ev)) == sizeof(ev)) {
 			printf("status %u %u %d\n", le16toh(ev.type),
 			       le16toh(ev.code), (int32_t)le32toh(ev.value));
 			fflush(stdout);
@@ -464,6 +463,7 @@ int main(int argc, char **argv)
 		.config = &config,
 		.config_size = sizeof(config),
 		.ops = &ops,
+		.ops_size = sizeof(ops),
 		.opaque = &in,
 	};
 	const char *events = "-";

@@ -42,59 +42,6 @@ struct ramdisk {
 	uint64_t size;
 };
 
-/* ---- copying between the disk and a request's scattered buffers ---- */
-
-static size_t iov_size(const struct iovec *iov, unsigned int n)
-{
-	size_t sum = 0;
-
-	while (n--)
-		sum += iov[n].iov_len;
-	return sum;
-}
-
-/* Copy len bytes at byte offset off of the buffers into dst; returns bytes copied */
-static size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t off,
-			 void *dst, size_t len)
-{
-	size_t done = 0, chunk;
-
-	for (; n && done < len; iov++, n--) {
-		if (off >= iov->iov_len) {
-			off -= iov->iov_len;
-			continue;
-		}
-		chunk = iov->iov_len - off;
-		if (chunk > len - done)
-			chunk = len - done;
-		memcpy((uint8_t *)dst + done, (uint8_t *)iov->iov_base + off, chunk);
-		done += chunk;
-		off = 0;
-	}
-	return done;
-}
-
-/* Copy len bytes of src into the buffers at byte offset off */
-static size_t buf_to_iov(const struct iovec *iov, unsigned int n, size_t off,
-			 const void *src, size_t len)
-{
-	size_t done = 0, chunk;
-
-	for (; n && done < len; iov++, n--) {
-		if (off >= iov->iov_len) {
-			off -= iov->iov_len;
-			continue;
-		}
-		chunk = iov->iov_len - off;
-		if (chunk > len - done)
-			chunk = len - done;
-		memcpy((uint8_t *)iov->iov_base + off, (const uint8_t *)src + done, chunk);
-		done += chunk;
-		off = 0;
-	}
-	return done;
-}
-
 /* ---- the requests ---- */
 
 /* Is [sector, sector + bytes) on the disk?  (Written to avoid overflow.) */
@@ -111,7 +58,7 @@ static uint8_t do_read(struct ramdisk *rd, struct vlb_req *req,
 {
 	if (!in_range(rd, sector, len))
 		return VIRTIO_BLK_S_IOERR;
-	buf_to_iov(req->in, req->n_in, 0, rd->bytes + sector * SECTOR, len);
+	vlb_req_copy_to(req, 0, rd->bytes + sector * SECTOR, len);
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -120,7 +67,7 @@ static uint8_t do_write(struct ramdisk *rd, struct vlb_req *req,
 {
 	if (!in_range(rd, sector, len))
 		return VIRTIO_BLK_S_IOERR;
-	iov_to_buf(req->out, req->n_out, sizeof(struct virtio_blk_outhdr),
+	vlb_req_copy_from(req, sizeof(struct virtio_blk_outhdr),
 		   rd->bytes + sector * SECTOR, len);
 	return VIRTIO_BLK_S_OK;
 }
@@ -138,7 +85,7 @@ static uint8_t do_zero(struct ramdisk *rd, struct vlb_req *req, size_t len,
 
 	if (len != sizeof(range))
 		return VIRTIO_BLK_S_IOERR;
-	iov_to_buf(req->out, req->n_out, sizeof(struct virtio_blk_outhdr),
+	vlb_req_copy_from(req, sizeof(struct virtio_blk_outhdr),
 		   &range, sizeof(range));
 	sector = le64toh(range.sector);
 	num = le32toh(range.num_sectors);
@@ -162,8 +109,8 @@ static void handle(struct vlb_queue *q, struct vlb_req *req)
 {
 	struct ramdisk *rd = vlb_dev_opaque(vlb_queue_dev(q));
 	struct virtio_blk_outhdr hdr;
-	size_t out_len = iov_size(req->out, req->n_out);
-	size_t in_len = iov_size(req->in, req->n_in);
+	size_t out_len = vlb_req_out_size(req);
+	size_t in_len = vlb_req_in_size(req);
 	size_t data_out, data_in;
 	uint64_t sector;
 	uint32_t written = 0;
@@ -175,7 +122,7 @@ static void handle(struct vlb_queue *q, struct vlb_req *req)
 	}
 	data_out = out_len - sizeof(hdr);
 	data_in = in_len - 1;		/* all but the status byte */
-	iov_to_buf(req->out, req->n_out, 0, &hdr, sizeof(hdr));
+	vlb_req_copy_from(req, 0, &hdr, sizeof(hdr));
 	sector = le64toh(hdr.sector);
 	switch (le32toh(hdr.type)) {
 	case VIRTIO_BLK_T_IN:
@@ -192,7 +139,7 @@ static void handle(struct vlb_queue *q, struct vlb_req *req)
 	case VIRTIO_BLK_T_GET_ID: {
 		char id[VIRTIO_BLK_ID_BYTES] = SERIAL;	/* NUL-padded, maybe not terminated */
 
-		written = (uint32_t)buf_to_iov(req->in, req->n_in, 0, id,
+		written = (uint32_t)vlb_req_copy_to(req, 0, id,
 					       data_in < sizeof(id) ? data_in : sizeof(id));
 		status = VIRTIO_BLK_S_OK;
 		break;
@@ -207,7 +154,7 @@ static void handle(struct vlb_queue *q, struct vlb_req *req)
 		status = VIRTIO_BLK_S_UNSUPP;
 		break;
 	}
-	buf_to_iov(req->in, req->n_in, data_in, &status, 1);
+	vlb_req_copy_to(req, data_in, &status, 1);
 	vlb_req_complete(req, written + 1);
 }
 
@@ -363,6 +310,7 @@ int main(int argc, char **argv)
 		.config = &config,
 		.config_size = sizeof(config),
 		.ops = &ops,
+		.ops_size = sizeof(ops),
 		.opaque = &rd,
 	};
 	rc = vlb_dev_create(&cfg, &dev);

@@ -29,16 +29,13 @@
 
 #define DEFAULT_TIMEOUT_MS	5000
 #define DEFAULT_QUEUE_SIZE	256
-/* How often wait_sysfs looks at sysfs when no fd wakes it */
-#define SYSFS_POLL_MS		20
 
-#define BIT(n)			(1ULL << (n))
 
 /* The protocol features the adapter implements */
-#define OUR_PROTOCOL_FEATURES	(BIT(VHU_PROTOCOL_F_MQ) | \
-				 BIT(VHU_PROTOCOL_F_REPLY_ACK) | \
-				 BIT(VHU_PROTOCOL_F_BACKEND_REQ) | \
-				 BIT(VHU_PROTOCOL_F_CONFIG))
+#define OUR_PROTOCOL_FEATURES	(VLB_BIT(VHU_PROTOCOL_F_MQ) | \
+				 VLB_BIT(VHU_PROTOCOL_F_REPLY_ACK) | \
+				 VLB_BIT(VHU_PROTOCOL_F_BACKEND_REQ) | \
+				 VLB_BIT(VHU_PROTOCOL_F_CONFIG))
 
 /*
  * Bits 24..40 are the transport's.  Of those, a device here offers only
@@ -47,19 +44,27 @@
  * plain addresses, no IOTLB).  Bit 30 is vhost-user's, never virtio's.
  */
 #define TRANSPORT_FEATURES	(((1ULL << 41) - 1) & ~((1ULL << 24) - 1))
-#define TRANSPORT_KEPT		(BIT(VIRTIO_RING_F_INDIRECT_DESC) | \
-				 BIT(VIRTIO_RING_F_EVENT_IDX) | \
-				 BIT(VIRTIO_F_VERSION_1))
+#define TRANSPORT_KEPT		(VLB_BIT(VIRTIO_RING_F_INDIRECT_DESC) | \
+				 VLB_BIT(VIRTIO_RING_F_EVENT_IDX) | \
+				 VLB_BIT(VIRTIO_F_VERSION_1))
 
-static int check_config(const struct vlb_adapter_config *cfg)
+/* The first released size (0.1): nothing smaller was ever valid */
+#define ADAPTER_CONFIG_SIZE_0_1	sizeof(struct vlb_adapter_config)
+
+/* Take the application's config at its size (see adapter.h) and check it */
+static int copy_config(const struct vlb_adapter_config *ucfg,
+		       struct vlb_adapter_config *cfg)
 {
-	if (!cfg || cfg->size < sizeof(*cfg)) {
-		vlb_err("vlb_adapter_create: config size %u, expected %zu",
-			cfg ? cfg->size : 0, sizeof(*cfg));
+	int rc;
+
+	if (!ucfg)
 		return -EINVAL;
-	}
-	if (cfg->reserved0 || !vlb_all_zero(cfg->reserved, sizeof(cfg->reserved)) ||
-	    !vlb_all_zero((const char *)cfg + sizeof(*cfg), cfg->size - sizeof(*cfg))) {
+	rc = vlb_take_struct("vlb_adapter_create: struct vlb_adapter_config",
+			     cfg, sizeof(*cfg), ucfg, ucfg->size,
+			     ADAPTER_CONFIG_SIZE_0_1);
+	if (rc)
+		return rc;
+	if (cfg->reserved0 || !vlb_all_zero(cfg->reserved, sizeof(cfg->reserved))) {
 		vlb_err("vlb_adapter_create: reserved fields must be zero");
 		return -EINVAL;
 	}
@@ -132,7 +137,7 @@ static int get_u64(struct vlb_adapter *a, uint32_t request, uint64_t *out)
 	return rc;
 }
 
-static int set_u64(struct vlb_adapter *a, uint32_t request, uint64_t value)
+int vlb_adapter_set_u64(struct vlb_adapter *a, uint32_t request, uint64_t value)
 {
 	struct vhu_msg req;
 
@@ -182,7 +187,7 @@ static int negotiate_protocol(struct vlb_adapter *a)
 	if (rc < 0)
 		return rc;
 	/* REPLY_ACK applies from the message after this one */
-	rc = set_u64(a, VHU_SET_PROTOCOL_FEATURES, offered & OUR_PROTOCOL_FEATURES);
+	rc = vlb_adapter_set_u64(a, VHU_SET_PROTOCOL_FEATURES, offered & OUR_PROTOCOL_FEATURES);
 	if (rc < 0)
 		return rc;
 	a->protocol = offered & OUR_PROTOCOL_FEATURES;
@@ -213,19 +218,19 @@ static int query_backend(struct vlb_adapter *a,
 			 const struct vlb_adapter_config *cfg,
 			 struct vlb_type_setup *s)
 {
-	const struct vlb_type *type = vlb_type_get(a->device_id);
+	const struct vlb_type *type = vlb_type_get(a->kdev.device_id);
 	uint64_t features, max_queues = 0;
 	int rc;
 
 	rc = get_u64(a, VHU_GET_FEATURES, &features);
 	if (rc < 0)
 		return rc;
-	if (!(features & BIT(VIRTIO_F_VERSION_1))) {
+	if (!(features & VLB_BIT(VIRTIO_F_VERSION_1))) {
 		vlb_err("vhost-user back-end %s does not offer VIRTIO_F_VERSION_1: legacy devices are not supported",
 			a->socket_path);
 		return -ENOTSUP;
 	}
-	if (features & BIT(VHU_F_PROTOCOL_FEATURES)) {
+	if (features & VLB_BIT(VHU_F_PROTOCOL_FEATURES)) {
 		rc = negotiate_protocol(a);
 		if (rc < 0)
 			return rc;
@@ -243,8 +248,8 @@ static int query_backend(struct vlb_adapter *a,
 	}
 
 	memset(s, 0, sizeof(*s));
-	s->features = features & ~BIT(VHU_F_PROTOCOL_FEATURES) &
-		      ~BIT(VIRTIO_F_ACCESS_PLATFORM) &
+	s->features = features & ~VLB_BIT(VHU_F_PROTOCOL_FEATURES) &
+		      ~VLB_BIT(VIRTIO_F_ACCESS_PLATFORM) &
 		      ~(TRANSPORT_FEATURES & ~TRANSPORT_KEPT);
 	s->num_queues = pick_queue_count(cfg, type, max_queues);
 	s->config_size = cfg->config_size ? cfg->config_size : type->config_size;
@@ -257,31 +262,10 @@ static int query_backend(struct vlb_adapter *a,
 		s->config_from_backend = true;
 	} else if (type->needs_backend_config) {
 		vlb_err("vhost-user back-end %s does not serve config space (protocol feature CONFIG), which a %s device needs",
-			a->socket_path, type->name);
+			a->socket_path, type->pub.name);
 		return -ENOTSUP;
 	}
 	return type->finish ? type->finish(s) : 0;
-}
-
-static int open_module(void)
-{
-	struct vlb_version v;
-	int ctl = vlb_tp_open_control();
-	int rc;
-
-	if (ctl < 0)
-		return ctl;	/* logged, with a hint */
-	rc = vlb_tp_version(ctl, &v);
-	if (rc == 0 && v.api_version != VLB_UAPI_VERSION) {
-		vlb_err("virtio_loopback.ko speaks API %u, this library %u (install matching versions)",
-			v.api_version, VLB_UAPI_VERSION);
-		rc = -EPROTO;
-	}
-	if (rc < 0) {
-		close(ctl);
-		return rc;
-	}
-	return ctl;
 }
 
 static int create_kernel_device(struct vlb_adapter *a,
@@ -290,7 +274,7 @@ static int create_kernel_device(struct vlb_adapter *a,
 {
 	struct vlb_create c = {
 		.size = sizeof(c),
-		.device_id = a->device_id,
+		.device_id = a->kdev.device_id,
 		.features = s->features,
 		.num_queues = s->num_queues,
 		.queue_size = cfg->queue_size ? cfg->queue_size : DEFAULT_QUEUE_SIZE,
@@ -298,49 +282,13 @@ static int create_kernel_device(struct vlb_adapter *a,
 		.config = (uintptr_t)s->config,
 		.shm_size = cfg->shm_size,
 	};
-	int ctl = open_module();
-	int rc;
+	/* The area's fd stays: the back-end gets it in SET_MEM_TABLE */
+	int rc = vlb_kdev_create(&a->kdev, &c, true);
 
-	if (ctl < 0)
-		return ctl;
-	rc = vlb_tp_create(ctl, &c);
-	close(ctl);
-	if (rc < 0) {
-		vlb_err("cannot create virtio device type %u with %u queues of %u: %s%s",
-			a->device_id, c.num_queues, c.queue_size, strerror(-rc),
-			rc == -EPERM ? " (run as root; is the type in virtio_loopback.ko's device_types?)" :
-			rc == -EINVAL ? " (see the module's limits with modinfo virtio_loopback)" : "");
-		return rc;
-	}
-	a->dev_fd = rc;
-	a->num_queues = s->num_queues;
-	a->offered = s->features;
-	if (fcntl(a->dev_fd, F_SETFL, fcntl(a->dev_fd, F_GETFL) | O_NONBLOCK) < 0)
-		return -errno;
-	return 0;
-}
-
-static int map_shared_area(struct vlb_adapter *a)
-{
-	struct vlb_info info;
-	int rc;
-
-	rc = vlb_tp_get_info(a->dev_fd, &info);
 	if (rc < 0)
 		return rc;
-	a->shm_fd = vlb_tp_shm_fd(a->dev_fd);
-	if (a->shm_fd < 0)
-		return a->shm_fd;
-	a->mem = mmap(NULL, info.shm_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      a->shm_fd, 0);
-	if (a->mem == MAP_FAILED) {
-		a->mem = NULL;
-		rc = -errno;
-		vlb_err("cannot map the shared area (%llu bytes): %s",
-			(unsigned long long)info.shm_size, strerror(-rc));
-		return rc;
-	}
-	a->shm_size = info.shm_size;
+	a->num_queues = s->num_queues;
+	a->offered = s->features;
 	return 0;
 }
 
@@ -355,7 +303,7 @@ static int setup_eventfds(struct vlb_adapter *a)
 		a->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (a->kick[i] < 0 || a->call[i] < 0)
 			return -errno;
-		rc = vlb_tp_set_vq_fds(a->dev_fd, i, a->kick[i], a->call[i]);
+		rc = vlb_tp_set_vq_fds(a->kdev.fd, i, a->kick[i], a->call[i]);
 		if (rc < 0) {
 			vlb_err("queue %u: cannot register its eventfds: %s", i,
 				strerror(-rc));
@@ -383,7 +331,7 @@ static int setup_polling(struct vlb_adapter *a)
 	a->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (a->epfd < 0 || a->stop_fd < 0)
 		return -errno;
-	rc = watch(a, a->dev_fd, EPOLLIN, SRC_KERNEL);
+	rc = watch(a, a->kdev.fd, EPOLLIN, SRC_KERNEL);
 	if (rc == 0)
 		rc = watch(a, a->sock, EPOLLIN | EPOLLRDHUP, SRC_BACKEND);
 	if (rc == 0)
@@ -398,12 +346,11 @@ static struct vlb_adapter *adapter_alloc(const struct vlb_adapter_config *cfg)
 
 	if (!a)
 		return NULL;
-	a->sock = a->req_fd = a->dev_fd = a->shm_fd = -1;
+	a->sock = a->req_fd = -1;
 	a->epfd = a->stop_fd = -1;
-	a->virtio_index = -1;
+	vlb_kdev_init(&a->kdev, cfg->device_id);
 	for (i = 0; i < VLB_MAX_QUEUES; i++)
 		a->kick[i] = a->call[i] = -1;
-	a->device_id = cfg->device_id;
 	a->timeout_ms = cfg->timeout_ms ? (int)cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	if (a->timeout_ms <= 0)
 		a->timeout_ms = DEFAULT_TIMEOUT_MS;
@@ -416,14 +363,15 @@ static struct vlb_adapter *adapter_alloc(const struct vlb_adapter_config *cfg)
 	return a;
 }
 
-VLB_EXPORT int vlb_adapter_create(const struct vlb_adapter_config *cfg,
+VLB_EXPORT int vlb_adapter_create(const struct vlb_adapter_config *ucfg,
 				  struct vlb_adapter **out)
 {
+	struct vlb_adapter_config config, *cfg = &config;
 	struct vlb_type_setup setup;
 	struct vlb_adapter *a;
 	int rc;
 
-	rc = check_config(cfg);
+	rc = copy_config(ucfg, cfg);
 	if (rc)
 		return rc;
 	a = adapter_alloc(cfg);
@@ -434,8 +382,6 @@ VLB_EXPORT int vlb_adapter_create(const struct vlb_adapter_config *cfg,
 		rc = query_backend(a, cfg, &setup);
 	if (rc == 0)
 		rc = create_kernel_device(a, cfg, &setup);
-	if (rc == 0)
-		rc = map_shared_area(a);
 	if (rc == 0)
 		rc = setup_eventfds(a);
 	if (rc == 0)
@@ -451,10 +397,10 @@ VLB_EXPORT int vlb_adapter_create(const struct vlb_adapter_config *cfg,
 
 VLB_EXPORT int vlb_adapter_start(struct vlb_adapter *a)
 {
-	int rc = a->error ? a->error : vlb_tp_start(a->dev_fd);
+	int rc = a->error ? a->error : vlb_tp_start(a->kdev.fd);
 
 	if (rc < 0 && !a->error)
-		vlb_err("cannot start virtio device type %u: %s", a->device_id,
+		vlb_err("cannot start virtio device type %u: %s", a->kdev.device_id,
 			strerror(-rc));
 	return rc;
 }
@@ -472,10 +418,10 @@ int vlb_adapter_fail(struct vlb_adapter *a, int rc)
 		return a->error;
 	a->error = rc;
 	/* The device first: the kernel fails what is in flight at once */
-	if (a->dev_fd >= 0)
+	if (a->kdev.fd >= 0)
 		vlb_info("removing virtio device type %u of back-end %s",
-			 a->device_id, a->socket_path);
-	close_fd(&a->dev_fd);
+			 a->kdev.device_id, a->socket_path);
+	vlb_kdev_close(&a->kdev);
 	close_fd(&a->sock);
 	close_fd(&a->req_fd);
 	return rc;
@@ -494,10 +440,7 @@ VLB_EXPORT void vlb_adapter_destroy(struct vlb_adapter *a)
 		vlb_adapter_stop_rings(a);
 	close_fd(&a->sock);
 	close_fd(&a->req_fd);
-	close_fd(&a->dev_fd);
-	if (a->mem)
-		munmap(a->mem, a->shm_size);
-	close_fd(&a->shm_fd);
+	vlb_kdev_destroy(&a->kdev);
 	for (i = 0; i < VLB_MAX_QUEUES; i++) {
 		close_fd(&a->kick[i]);
 		close_fd(&a->call[i]);
@@ -646,50 +589,31 @@ VLB_EXPORT void vlb_adapter_stop(struct vlb_adapter *a)
 	eventfd_write(a->stop_fd, 1);	/* write(2): async-signal-safe */
 }
 
+/* Any thread: a failure closes the kdev, which then says -ENODEV */
 VLB_EXPORT int vlb_adapter_virtio_index(struct vlb_adapter *a)
 {
-	struct vlb_info info;
-	int rc;
+	return vlb_kdev_virtio_index(&a->kdev);
+}
 
-	if (a->error || a->dev_fd < 0)
-		return -ENODEV;
-	if (a->virtio_index >= 0)
-		return a->virtio_index;
-	rc = vlb_tp_get_info(a->dev_fd, &info);
-	if (rc < 0)
-		return rc;
-	if (info.virtio_index < 0)
-		return -EAGAIN;
-	a->virtio_index = info.virtio_index;
-	return a->virtio_index;
+/* vlb_kdev_wait_sysfs's serve() */
+static int serve_for_wait(void *ctx, int ms)
+{
+	return serve_once(ctx, ms);
 }
 
 VLB_EXPORT int vlb_adapter_wait_sysfs(struct vlb_adapter *a, const char *pattern,
 				      char *name, size_t len, int timeout_ms)
 {
-	int64_t deadline = vhu_now_ms() + timeout_ms;
-	int64_t left;
-	int idx, rc;
+	int rc = vlb_kdev_wait_sysfs(&a->kdev, pattern, name, len, timeout_ms,
+				     serve_for_wait, a);
 
-	for (;;) {
-		idx = vlb_adapter_virtio_index(a);
-		if (idx < 0 && idx != -EAGAIN)
-			return a->error ? a->error : idx;
-		rc = idx < 0 ? 0 : vlb_sysfs_find(idx, pattern, name, len);
-		if (rc)
-			return rc < 0 ? rc : 0;
-		left = SYSFS_POLL_MS;
-		if (timeout_ms >= 0 && (left = deadline - vhu_now_ms()) <= 0)
-			return -ETIMEDOUT;
-		rc = serve_once(a, left < SYSFS_POLL_MS ? (int)left : SYSFS_POLL_MS);
-		if (rc)
-			return rc == 1 ? -EINTR : rc;
-	}
+	/* The device went with a failure: say which */
+	return rc < 0 && rc != -ETIMEDOUT && rc != -EINTR && a->error ? a->error : rc;
 }
 
 VLB_EXPORT uint32_t vlb_adapter_device_id(struct vlb_adapter *a)
 {
-	return a->device_id;
+	return a->kdev.device_id;
 }
 
 VLB_EXPORT unsigned int vlb_adapter_num_queues(struct vlb_adapter *a)

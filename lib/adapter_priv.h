@@ -10,6 +10,7 @@
 #include <vloopback/adapter.h>
 #include <vloopback/uapi.h>
 
+#include "kdev.h"
 #include "vhost_user.h"
 
 /* What the adapter's epoll fd reports, in epoll_event.data.u32 */
@@ -25,13 +26,10 @@ struct vlb_adapter {
 	int timeout_ms;			/* per exchange with the back-end */
 	int sock;			/* vhost-user socket */
 	int req_fd;			/* our end of the back-end channel, or -1 */
-	int dev_fd;			/* the kernel device, non-blocking */
-	int shm_fd;			/* the shared area, for SET_MEM_TABLE */
+	struct vlb_kdev kdev;		/* the kernel device; its area's fd kept
+					   for SET_MEM_TABLE */
 	int epfd;			/* vlb_adapter_fd() */
 	int stop_fd;			/* eventfd: vlb_adapter_stop() */
-	void *mem;			/* our mapping of the shared area */
-	uint64_t shm_size;
-	uint32_t device_id;
 	unsigned int num_queues;
 	int kick[VLB_MAX_QUEUES];	/* the module signals, the back-end reads */
 	int call[VLB_MAX_QUEUES];	/* the back-end signals, the module reads */
@@ -42,7 +40,6 @@ struct vlb_adapter {
 	bool owner_sent;
 	uint32_t config_size;		/* asked of the back-end with GET_CONFIG */
 	int error;			/* 0, or the failure that ended the adapter */
-	int virtio_index;		/* cached once known */
 	pthread_t thread;
 	bool thread_started;
 	int thread_rc;
@@ -59,6 +56,8 @@ int vlb_adapter_call(struct vlb_adapter *a, struct vhu_msg *req,
 
 /* GET_CONFIG of a->config_size bytes into buf.  0 or -errno (logged) */
 int vlb_adapter_get_config(struct vlb_adapter *a, uint8_t *buf);
+/* A request whose payload is one u64 (SET_FEATURES...): vlb_adapter_call's result */
+int vlb_adapter_set_u64(struct vlb_adapter *a, uint32_t request, uint64_t value);
 
 /*
  * End the adapter with error rc (0 < is -errno): remove the kernel device

@@ -21,15 +21,6 @@
 /* Enough to drain what a driver sends at once, bounded so others get a turn */
 #define KERNEL_BUDGET	16
 
-static int set_u64(struct vlb_adapter *a, uint32_t request, uint64_t value)
-{
-	struct vhu_msg req;
-
-	vhu_msg_init(&req, request, sizeof(uint64_t));
-	req.u.u64 = value;
-	return vlb_adapter_call(a, &req, NULL, 0, NULL);
-}
-
 static int set_state(struct vlb_adapter *a, uint32_t request,
 		     unsigned int index, unsigned int num)
 {
@@ -82,7 +73,7 @@ static int on_features(struct vlb_adapter *a, uint64_t acked)
 	}
 	if (a->has_protocol)
 		features |= 1ULL << VHU_F_PROTOCOL_FEATURES;
-	rc = set_u64(a, VHU_SET_FEATURES, features);
+	rc = vlb_adapter_set_u64(a, VHU_SET_FEATURES, features);
 	return rc < 0 ? rc : sync_backend(a);
 }
 
@@ -96,11 +87,11 @@ static int set_mem_table(struct vlb_adapter *a)
 	req.u.memory.nregions = 1;
 	req.u.memory.regions[0] = (struct vhu_region){
 		.guest_addr = VLB_SHM_IOVA_BASE,
-		.size = a->shm_size,
-		.user_addr = (uintptr_t)a->mem,
+		.size = a->kdev.shm_size,
+		.user_addr = (uintptr_t)a->kdev.mem,
 		.mmap_offset = 0,
 	};
-	return vlb_adapter_call(a, &req, &a->shm_fd, 1, NULL);
+	return vlb_adapter_call(a, &req, &a->kdev.shm_fd, 1, NULL);
 }
 
 /* Our address of len bytes at iova, or 0 if they are not all in the area */
@@ -109,9 +100,9 @@ static uint64_t user_addr(const struct vlb_adapter *a, uint64_t iova,
 {
 	uint64_t off = iova - VLB_SHM_IOVA_BASE;
 
-	if (iova < VLB_SHM_IOVA_BASE || off > a->shm_size || len > a->shm_size - off)
+	if (iova < VLB_SHM_IOVA_BASE || off > a->kdev.shm_size || len > a->kdev.shm_size - off)
 		return 0;
-	return (uintptr_t)a->mem + off;
+	return (uintptr_t)a->kdev.mem + off;
 }
 
 static int set_vring_addr(struct vlb_adapter *a, const struct vlb_vq_info *vq)
@@ -168,7 +159,7 @@ static int on_driver_ok(struct vlb_adapter *a)
 	if (rc == 0)
 		rc = set_mem_table(a);
 	for (i = 0; rc == 0 && i < a->num_queues; i++) {
-		rc = vlb_tp_get_vq(a->dev_fd, i, &vq);
+		rc = vlb_tp_get_vq(a->kdev.fd, i, &vq);
 		if (rc < 0)
 			vlb_err("queue %u: cannot get its ring from the kernel: %s",
 				i, strerror(-rc));
@@ -214,14 +205,14 @@ static int refresh_config(struct vlb_adapter *a, bool notify)
 		.config_from_backend = true,
 		.tag = a->tag,
 	};
-	const struct vlb_type *type = vlb_type_get(a->device_id);
+	const struct vlb_type *type = vlb_type_get(a->kdev.device_id);
 	int rc;
 
 	rc = vlb_adapter_get_config(a, s.config);
 	if (rc == 0 && type->finish)
 		rc = type->finish(&s);
 	if (rc == 0)
-		rc = vlb_tp_set_config(a->dev_fd, 0, s.config, s.config_size, notify);
+		rc = vlb_tp_set_config(a->kdev.fd, 0, s.config, s.config_size, notify);
 	return rc;
 }
 
@@ -268,12 +259,12 @@ int vlb_adapter_on_kernel(struct vlb_adapter *a)
 	int n, rc;
 
 	for (n = 0; n < KERNEL_BUDGET; n++) {
-		rc = vlb_tp_read_msg(a->dev_fd, &m);
+		rc = vlb_tp_read_msg(a->kdev.fd, &m);
 		if (rc == 0)
 			break;
 		if (rc == -ENODEV)
 			vlb_err("the kernel failed virtio device type %u of back-end %s (see dmesg)",
-				a->device_id, a->socket_path);
+				a->kdev.device_id, a->socket_path);
 		if (rc < 0)
 			return rc;
 		/* A failed relay ends the adapter; the kernel hears it as removal */
@@ -281,7 +272,7 @@ int vlb_adapter_on_kernel(struct vlb_adapter *a)
 		if (rc < 0)
 			return rc;
 		if (m.flags & VLB_MSG_F_REPLY) {
-			rc = vlb_tp_reply(a->dev_fd, m.seq, 0);
+			rc = vlb_tp_reply(a->kdev.fd, m.seq, 0);
 			if (rc < 0)
 				return rc;
 		}

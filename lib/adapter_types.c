@@ -13,7 +13,6 @@
 #include "adapter_types.h"
 #include "internal.h"
 
-#define BIT(n)	(1ULL << (n))
 
 static void put_le16(uint8_t *p, uint16_t v)
 {
@@ -30,7 +29,7 @@ static void put_le32(uint8_t *p, uint32_t v)
 /* virtio-blk: num_queues (le16 at 34) counts only with VIRTIO_BLK_F_MQ (12) */
 static int blk_finish(struct vlb_type_setup *s)
 {
-	if (!(s->features & BIT(12)))
+	if (!(s->features & VLB_BIT(12)))
 		s->num_queues = 1;
 	else
 		put_le16(s->config + 34, s->num_queues);
@@ -75,7 +74,7 @@ static int p9_finish(struct vlb_type_setup *s)
 	put_le16(s->config, len);
 	memcpy(s->config + 2, s->tag, len);
 	s->config_size = 2 + len;
-	s->features |= BIT(0);
+	s->features |= VLB_BIT(0);
 	return 0;
 }
 
@@ -84,10 +83,10 @@ static int p9_finish(struct vlb_type_setup *s)
  * the features that need one go; without the back-end's config, so do the
  * ones read from it (the driver then picks a random MAC, link up).
  */
-#define NET_CTRL_FEATURES	(BIT(2) | BIT(17) | BIT(18) | BIT(19) | BIT(20) | \
-				 BIT(21) | BIT(22) | BIT(23) | BIT(52) | BIT(53) | \
-				 BIT(57) | BIT(60) | BIT(61))
-#define NET_CONFIG_FEATURES	(BIT(3) | BIT(5) | BIT(16) | BIT(62) | BIT(63))
+#define NET_CTRL_FEATURES	(VLB_BIT(2) | VLB_BIT(17) | VLB_BIT(18) | VLB_BIT(19) | VLB_BIT(20) | \
+				 VLB_BIT(21) | VLB_BIT(22) | VLB_BIT(23) | VLB_BIT(52) | VLB_BIT(53) | \
+				 VLB_BIT(57) | VLB_BIT(60) | VLB_BIT(61))
+#define NET_CONFIG_FEATURES	(VLB_BIT(3) | VLB_BIT(5) | VLB_BIT(16) | VLB_BIT(62) | VLB_BIT(63))
 
 static int net_finish(struct vlb_type_setup *s)
 {
@@ -98,32 +97,61 @@ static int net_finish(struct vlb_type_setup *s)
 	return 0;
 }
 
+#define TYPE(name_, ident_, id_, driver_, sysfs_) \
+	.pub = { .name = name_, .ident = ident_, .id = id_, .driver = driver_, \
+		 .sysfs = sysfs_ }
+
+/* The device types: the only table of them (vloopbackctl and Python read it) */
 static const struct vlb_type types[] = {
-	{ "net",	1,  2, 12, false, net_finish },
-	{ "blk",	2,  0, 60, true,  blk_finish },
-	{ "console",	3,  2, 12, false, NULL },
-	{ "rng",	4,  1, 0,  false, NULL },
-	{ "9p",		9,  1, 0,  false, p9_finish },
-	{ "input",	18, 2, 136, false, NULL },
-	{ "vsock",	19, 3, 8,  false, NULL },
-	{ "sound",	25, 4, 16, false, NULL },
-	{ "fs",		26, 2, 40, false, fs_finish },
-	{ "scmi",	32, 2, 0,  false, NULL },
-	{ "i2c",	34, 1, 0,  false, NULL },
-	{ "gpio",	41, 2, 8,  false, NULL },
+	{ TYPE("net", "NET", 1, "virtio_net", "net/?*"),
+	  2, 12, false, net_finish },
+	{ TYPE("blk", "BLOCK", 2, "virtio_blk", "block/vd*"),
+	  0, 60, true, blk_finish },
+	{ TYPE("console", "CONSOLE", 3, "virtio_console", "driver"),
+	  2, 12, false, NULL },
+	{ TYPE("rng", "RNG", 4, "virtio_rng", "driver"),
+	  1, 0, false, NULL },
+	{ TYPE("9p", "NINEP", 9, "9pnet_virtio", "driver"),
+	  1, 0, false, p9_finish },
+	{ TYPE("input", "INPUT", 18, "virtio_input", "driver"),
+	  2, 136, false, NULL },
+	{ TYPE("vsock", "VSOCK", 19, "vmw_vsock_virtio_transport", "driver"),
+	  3, 8, false, NULL },
+	{ TYPE("sound", "SOUND", 25, "virtio_snd", "driver"),
+	  4, 16, false, NULL },
+	{ TYPE("fs", "FS", 26, "virtiofs", "driver"),
+	  2, 40, false, fs_finish },
+	{ TYPE("scmi", "SCMI", 32, NULL, "driver"),
+	  2, 0, false, NULL },
+	{ TYPE("i2c", "I2C", 34, "i2c_virtio", "driver"),
+	  1, 0, false, NULL },
+	{ TYPE("gpio", "GPIO", 41, "gpio_virtio", "driver"),
+	  2, 8, false, NULL },
 };
 
 #define N_TYPES	(sizeof(types) / sizeof(types[0]))
 
 const struct vlb_type *vlb_type_get(uint32_t id)
 {
-	static const struct vlb_type generic = { .queues = 1 };
+	static const struct vlb_type generic = { .pub.sysfs = "driver", .queues = 1 };
 	size_t i;
 
 	for (i = 0; i < N_TYPES; i++)
-		if (types[i].id == id)
+		if (types[i].pub.id == id)
 			return &types[i];
 	return &generic;
+}
+
+VLB_EXPORT const struct vlb_device_type *vlb_device_type_at(unsigned int i)
+{
+	return i < N_TYPES ? &types[i].pub : NULL;
+}
+
+VLB_EXPORT const struct vlb_device_type *vlb_device_type_of(uint32_t device_id)
+{
+	const struct vlb_type *t = vlb_type_get(device_id);
+
+	return t->pub.name ? &t->pub : NULL;
 }
 
 VLB_EXPORT int vlb_adapter_type_id(const char *name)
@@ -135,8 +163,8 @@ VLB_EXPORT int vlb_adapter_type_id(const char *name)
 	if (!name || !*name)
 		return -EINVAL;
 	for (i = 0; i < N_TYPES; i++)
-		if (!strcmp(types[i].name, name))
-			return types[i].id;
+		if (!strcmp(types[i].pub.name, name))
+			return types[i].pub.id;
 	id = strtoul(name, &end, 10);
 	if (*end || name[0] < '1' || name[0] > '9' || id > 63)
 		return -EINVAL;
@@ -145,5 +173,5 @@ VLB_EXPORT int vlb_adapter_type_id(const char *name)
 
 VLB_EXPORT const char *vlb_adapter_type_name(uint32_t device_id)
 {
-	return vlb_type_get(device_id)->name;
+	return vlb_type_get(device_id)->pub.name;
 }

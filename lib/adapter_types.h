@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <vloopback/adapter.h>
+
 #include "vhost_user.h"
 
 /* The device being planned, between talking to the back-end and creating it */
@@ -24,8 +26,7 @@ struct vlb_type_setup {
 };
 
 struct vlb_type {
-	const char *name;		/* NULL for an id without an entry */
-	uint32_t id;
+	struct vlb_device_type pub;	/* name NULL for an id without an entry */
 	uint16_t queues;		/* usual count; 0: the back-end's */
 	uint16_t config_size;		/* bytes GET_CONFIG asks for */
 	bool needs_backend_config;	/* e.g. blk: only the back-end knows the capacity */

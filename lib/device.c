@@ -14,78 +14,53 @@
 
 #include "device_priv.h"
 #include "internal.h"
+#include "kdev.h"
 #include "transport.h"
 
 /* Ring features vring.c implements, offered on every device */
 #define RING_FEATURES	((1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
 			 (1ULL << VIRTIO_RING_F_EVENT_IDX))
 
-static int check_config(const struct vlb_dev_config *cfg)
+/* The first released sizes (0.1): nothing smaller was ever valid */
+#define DEV_CONFIG_SIZE_0_1	offsetof(struct vlb_dev_config, ops_size)
+#define DEV_OPS_SIZE_0_1	(offsetof(struct vlb_dev_ops, handle) + \
+				 sizeof(((struct vlb_dev_ops *)0)->handle))
+
+/*
+ * Take the application's config and ops into the library's own copies, at
+ * the sizes the application says (see device.h), and check them.
+ */
+static int copy_config(const struct vlb_dev_config *ucfg,
+		       struct vlb_dev_config *cfg, struct vlb_dev_ops *ops)
 {
-	if (!cfg || cfg->size < sizeof(*cfg)) {
-		vlb_err("vlb_dev_create: config size %u, expected %zu",
-			cfg ? cfg->size : 0, sizeof(*cfg));
+	int rc;
+
+	if (!ucfg)
 		return -EINVAL;
-	}
-	if (!cfg->ops || !cfg->ops->handle) {
-		vlb_err("vlb_dev_create: ops->handle is required");
-		return -EINVAL;
-	}
-	if (cfg->reserved0 || !vlb_all_zero(cfg->reserved, sizeof(cfg->reserved)) ||
-	    !vlb_all_zero((const char *)cfg + sizeof(*cfg), cfg->size - sizeof(*cfg))) {
+	rc = vlb_take_struct("vlb_dev_create: struct vlb_dev_config", cfg,
+			     sizeof(*cfg), ucfg, ucfg->size, DEV_CONFIG_SIZE_0_1);
+	if (rc)
+		return rc;
+	if (cfg->reserved0 || cfg->reserved1 ||
+	    !vlb_all_zero(cfg->reserved, sizeof(cfg->reserved))) {
 		vlb_err("vlb_dev_create: reserved fields must be zero");
 		return -EINVAL;
 	}
-	return 0;
-}
-
-/* The module's own limits, with a readable reason when a request exceeds them */
-static int check_module(int ctl, const struct vlb_dev_config *cfg)
-{
-	struct vlb_version v;
-	int rc = vlb_tp_version(ctl, &v);
-
-	if (rc < 0) {
-		vlb_err("cannot query virtio_loopback.ko: %s", strerror(-rc));
+	if (!cfg->ops) {
+		vlb_err("vlb_dev_create: ops->handle is required");
+		return -EINVAL;
+	}
+	rc = vlb_take_struct("vlb_dev_create: struct vlb_dev_ops", ops,
+			     sizeof(*ops), cfg->ops,
+			     cfg->ops_size ? cfg->ops_size : DEV_OPS_SIZE_0_1,
+			     DEV_OPS_SIZE_0_1);
+	if (rc)
 		return rc;
-	}
-	if (v.api_version != VLB_UAPI_VERSION) {
-		vlb_err("virtio_loopback.ko speaks API %u, this library %u (install matching versions)",
-			v.api_version, VLB_UAPI_VERSION);
-		return -EPROTO;
-	}
-	if (cfg->device_id >= 64 || !(v.device_types & (1ULL << cfg->device_id))) {
-		vlb_err("virtio device type %u is not allowed by virtio_loopback.ko (see its module parameters)",
-			cfg->device_id);
-		return -EPERM;
-	}
-	/* VLB_MAX_QUEUES too: the run loops size their arrays by it */
-	if (cfg->num_queues == 0 || cfg->num_queues > v.max_queues ||
-	    cfg->num_queues > VLB_MAX_QUEUES ||
-	    cfg->queue_size < 2 || cfg->queue_size > v.max_queue_size ||
-	    (cfg->queue_size & (cfg->queue_size - 1)) ||
-	    cfg->config_size > v.max_config_size || cfg->shm_size > v.max_shm_size) {
-		vlb_err("device does not fit the module's limits: 1..%u queues of a power of two 2..%u entries, config up to %u bytes, shared area up to %llu bytes",
-			v.max_queues, v.max_queue_size, v.max_config_size,
-			(unsigned long long)v.max_shm_size);
+	if (!ops->handle) {
+		vlb_err("vlb_dev_create: ops->handle is required");
 		return -EINVAL;
 	}
 	return 0;
-}
-
-/* What a person can do when the module refuses a device check_module passed */
-static const char *create_hint(int err)
-{
-	switch (err) {
-	case -EPERM:
-		return " (without CAP_SYS_ADMIN only the types in the module's user_device_types parameter: see virtio_loopback(4))";
-	case -EUSERS:
-		return " (this user has as many devices as the module's max_user_devices parameter allows: remove one first)";
-	case -EBUSY:
-		return " (the module's max_devices devices exist already)";
-	default:
-		return "";
-	}
 }
 
 static int create_kernel_device(struct vlb_dev *dev,
@@ -102,52 +77,14 @@ static int create_kernel_device(struct vlb_dev *dev,
 		.config = (uintptr_t)cfg->config,
 		.shm_size = cfg->shm_size,
 	};
-	int ctl = vlb_tp_open_control();
-	int rc;
+	int rc = vlb_kdev_create(&dev->kdev, &c, false);
 
-	if (ctl < 0)
-		return ctl;	/* logged with a hint */
-	rc = check_module(ctl, cfg);
-	if (rc == 0) {
-		rc = vlb_tp_create(ctl, &c);
-		if (rc < 0)
-			vlb_err("cannot create virtio device type %u: %s%s",
-				cfg->device_id, strerror(-rc), create_hint(rc));
-	}
-	close(ctl);
-	if (rc < 0)
-		return rc;
-	dev->fd = rc;
-	/* Messages are read by dispatch, which must never block */
-	if (fcntl(dev->fd, F_SETFL, fcntl(dev->fd, F_GETFL) | O_NONBLOCK) < 0)
-		return -errno;
-	return 0;
-}
-
-static int map_shared_area(struct vlb_dev *dev)
-{
-	struct vlb_info info;
-	void *p;
-	int fd, rc;
-
-	rc = vlb_tp_get_info(dev->fd, &info);
-	if (rc < 0)
-		return rc;
-	fd = vlb_tp_shm_fd(dev->fd);
-	if (fd < 0)
-		return fd;
-	p = mmap(NULL, info.shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	rc = p == MAP_FAILED ? -errno : 0;
-	close(fd);
-	if (rc) {
-		vlb_err("cannot map the shared area (%llu bytes): %s",
-			(unsigned long long)info.shm_size, strerror(-rc));
-		return rc;
-	}
-	dev->mem = (struct vlb_vring_mem){
-		.base = p, .size = info.shm_size, .iova_base = VLB_SHM_IOVA_BASE,
-	};
-	return 0;
+	if (rc == 0)
+		dev->mem = (struct vlb_vring_mem){
+			.base = dev->kdev.mem, .size = dev->kdev.shm_size,
+			.iova_base = VLB_SHM_IOVA_BASE,
+		};
+	return rc;
 }
 
 static int setup_queues(struct vlb_dev *dev, unsigned int n)
@@ -164,7 +101,7 @@ static int setup_queues(struct vlb_dev *dev, unsigned int n)
 		dev->num_queues = i + 1;	/* what destroy cleans up */
 		rc = vlb_queue_setup(dev, q, i);
 		if (rc == 0)
-			rc = vlb_tp_set_vq_fds(dev->fd, i, q->kick_fd, q->call_fd);
+			rc = vlb_tp_set_vq_fds(dev->kdev.fd, i, q->kick_fd, q->call_fd);
 		if (rc < 0) {
 			vlb_err("queue %u: cannot set up its eventfds: %s", i,
 				strerror(-rc));
@@ -174,28 +111,27 @@ static int setup_queues(struct vlb_dev *dev, unsigned int n)
 	return 0;
 }
 
-VLB_EXPORT int vlb_dev_create(const struct vlb_dev_config *cfg,
+VLB_EXPORT int vlb_dev_create(const struct vlb_dev_config *ucfg,
 			      struct vlb_dev **out)
 {
+	struct vlb_dev_config config, *cfg = &config;
+	struct vlb_dev_ops ops;
 	struct vlb_dev *dev;
 	int rc;
 
-	rc = check_config(cfg);
+	rc = copy_config(ucfg, cfg, &ops);
 	if (rc)
 		return rc;
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
-	dev->fd = -1;
-	dev->virtio_index = -1;
-	dev->ops = *cfg->ops;
+	vlb_kdev_init(&dev->kdev, cfg->device_id);
+	dev->ops = ops;
 	dev->opaque = cfg->opaque;
 	dev->device_id = cfg->device_id;
 	dev->queue_size = cfg->queue_size;
 	dev->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	rc = dev->stop_fd < 0 ? -errno : create_kernel_device(dev, cfg);
-	if (rc == 0)
-		rc = map_shared_area(dev);
 	if (rc == 0)
 		rc = setup_queues(dev, cfg->num_queues);
 	if (rc) {
@@ -208,7 +144,7 @@ VLB_EXPORT int vlb_dev_create(const struct vlb_dev_config *cfg,
 
 VLB_EXPORT int vlb_dev_start(struct vlb_dev *dev)
 {
-	int rc = vlb_tp_start(dev->fd);
+	int rc = vlb_tp_start(dev->kdev.fd);
 
 	if (rc < 0)
 		vlb_err("cannot start virtio device type %u: %s", dev->device_id,
@@ -223,13 +159,11 @@ VLB_EXPORT void vlb_dev_destroy(struct vlb_dev *dev)
 	if (!dev)
 		return;
 	/* First, so the kernel stops using the rings and the eventfds */
-	if (dev->fd >= 0)
-		close(dev->fd);
+	vlb_kdev_close(&dev->kdev);
 	for (i = 0; i < dev->num_queues; i++)
 		vlb_queue_cleanup(&dev->queues[i]);
 	free(dev->queues);
-	if (dev->mem.base)
-		munmap(dev->mem.base, dev->mem.size);
+	vlb_kdev_destroy(&dev->kdev);
 	if (dev->stop_fd >= 0)
 		close(dev->stop_fd);
 	free(dev);
@@ -252,7 +186,7 @@ static int on_driver_ok(struct vlb_dev *dev)
 	for (i = 0; i < dev->num_queues; i++) {
 		/* A second DRIVER_OK without a reset starts from scratch too */
 		vlb_queue_stop(&dev->queues[i]);
-		rc = vlb_tp_get_vq(dev->fd, i, &info);
+		rc = vlb_tp_get_vq(dev->kdev.fd, i, &info);
 		if (rc < 0)
 			vlb_err("queue %u: cannot get its ring: %s", i, strerror(-rc));
 		else
@@ -302,16 +236,20 @@ static int handle_msg(struct vlb_dev *dev, const struct vlb_msg *m)
 	}
 }
 
-/* Enough to drain what a driver sends at once, bounded so queues get a turn */
-#define DISPATCH_BUDGET	32
-
+/*
+ * Everything pending, until the fd has nothing more: the fd is the module's
+ * and cannot be re-armed from here, so a budget that left messages behind
+ * would stall an edge-triggered (EPOLLET) caller.  Draining is bounded all
+ * the same: the module queues only a few messages per device, most of them
+ * waiting for their reply.
+ */
 VLB_EXPORT int vlb_dev_dispatch(struct vlb_dev *dev)
 {
 	struct vlb_msg m;
 	int n, rc, result;
 
-	for (n = 0; n < DISPATCH_BUDGET; n++) {
-		rc = vlb_tp_read_msg(dev->fd, &m);
+	for (n = 0;; n++) {
+		rc = vlb_tp_read_msg(dev->kdev.fd, &m);
 		if (rc == 0)
 			break;
 		if (rc < 0) {
@@ -322,18 +260,17 @@ VLB_EXPORT int vlb_dev_dispatch(struct vlb_dev *dev)
 		}
 		result = handle_msg(dev, &m);
 		if (m.flags & VLB_MSG_F_REPLY) {
-			rc = vlb_tp_reply(dev->fd, m.seq, result);
+			rc = vlb_tp_reply(dev->kdev.fd, m.seq, result);
 			if (rc < 0)
 				return rc;
 		}
 	}
-	/* Budget spent with messages left: POLLIN stays set, we are called again */
 	return n;
 }
 
 VLB_EXPORT int vlb_dev_fd(struct vlb_dev *dev)
 {
-	return dev->fd;
+	return dev->kdev.fd;
 }
 
 VLB_EXPORT struct vlb_queue *vlb_dev_queue(struct vlb_dev *dev, unsigned int i)
@@ -358,24 +295,13 @@ VLB_EXPORT uint64_t vlb_dev_features(struct vlb_dev *dev)
 
 VLB_EXPORT int vlb_dev_virtio_index(struct vlb_dev *dev)
 {
-	struct vlb_info info;
-	int rc;
-
-	if (dev->virtio_index >= 0)
-		return dev->virtio_index;
-	rc = vlb_tp_get_info(dev->fd, &info);
-	if (rc < 0)
-		return rc;
-	if (info.virtio_index < 0)
-		return -EAGAIN;
-	dev->virtio_index = info.virtio_index;
-	return dev->virtio_index;
+	return vlb_kdev_virtio_index(&dev->kdev);
 }
 
 VLB_EXPORT int vlb_dev_set_config(struct vlb_dev *dev, uint32_t off,
 				  const void *data, uint32_t len, bool notify)
 {
-	return vlb_tp_set_config(dev->fd, off, data, len, notify);
+	return vlb_tp_set_config(dev->kdev.fd, off, data, len, notify);
 }
 
 VLB_EXPORT void vlb_dev_stop(struct vlb_dev *dev)

@@ -11,6 +11,7 @@
 #include <vloopback/device.h>
 #include <vloopback/uapi.h>
 
+#include "kdev.h"
 #include "vring.h"
 
 /* A request as the library keeps it; the public part comes first. */
@@ -55,17 +56,16 @@ struct vlb_queue {
 };
 
 struct vlb_dev {
-	int fd;
+	struct vlb_kdev kdev;		/* the kernel device and its area */
 	int stop_fd;			/* eventfd: vlb_dev_stop() */
 	struct vlb_dev_ops ops;
 	void *opaque;
 	uint32_t device_id;
 	uint16_t queue_size;
 	unsigned int num_queues;
-	struct vlb_vring_mem mem;	/* the mapped shared area */
+	struct vlb_vring_mem mem;	/* kdev's area, as the rings see it */
 	/* written by the device's thread, read by any */
 	_Atomic uint64_t features;	/* negotiated */
-	atomic_int virtio_index;	/* -1 until the kernel registered it */
 	struct vlb_queue *queues;
 };
 

@@ -3,8 +3,12 @@
 #ifndef VLB_INTERNAL_H
 #define VLB_INTERNAL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
 
 #include <vloopback/log.h>
 
@@ -13,6 +17,17 @@
  * and are also listed in libvloopback.map.
  */
 #define VLB_EXPORT __attribute__((visibility("default")))
+
+#define VLB_BIT(n)	(1ULL << (n))
+
+/* CLOCK_MONOTONIC in milliseconds: deadlines */
+static inline int64_t vlb_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Format a message and hand it to the log function if level passes. */
 void vlb_logf(int level, const char *fmt, ...)
@@ -32,6 +47,42 @@ static inline bool vlb_all_zero(const void *p, size_t len)
 		if (*b++)
 			return false;
 	return true;
+}
+
+/*
+ * An option struct the application filled, as the kernel's
+ * copy_struct_from_user() takes one: src is usize bytes as the application
+ * was compiled, dst the library's ksize.  A smaller src is zero-filled (the
+ * fields it does not know get their defaults); a larger one is accepted if
+ * the tail the library does not know is zero (-E2BIG otherwise: it asks for
+ * something this library cannot do).  min is the first released size:
+ * anything smaller was never a valid struct (-EINVAL).
+ */
+static inline int vlb_copy_struct(void *dst, size_t ksize, const void *src,
+				  size_t usize, size_t min)
+{
+	if (usize < min)
+		return -EINVAL;
+	if (usize > ksize &&
+	    !vlb_all_zero((const char *)src + ksize, usize - ksize))
+		return -E2BIG;
+	memset(dst, 0, ksize);
+	memcpy(dst, src, usize < ksize ? usize : ksize);
+	return 0;
+}
+
+/* vlb_copy_struct(), a refusal logged as "what of N bytes: why" */
+static inline int vlb_take_struct(const char *what, void *dst, size_t ksize,
+				  const void *src, size_t usize, size_t min)
+{
+	int rc = vlb_copy_struct(dst, ksize, src, usize, min);
+
+	if (rc)
+		vlb_err("%s of %zu bytes: %s (this library knows %zu, 0.1 had %zu)",
+			what, usize, rc == -E2BIG ?
+			"it sets fields this library does not know" : "too small",
+			ksize, min);
+	return rc;
 }
 
 #endif /* VLB_INTERNAL_H */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,12 +10,18 @@
 #include "internal.h"
 #include "transport.h"
 
-VLB_EXPORT int vlb_module_info(struct vlb_module_info *out)
+/* The struct of 0.1, what vlb_module_info() was compiled against */
+#define MODULE_INFO_SIZE_0_1	32
+_Static_assert(offsetof(struct vlb_module_info, device_types) + sizeof(uint64_t) ==
+	       MODULE_INFO_SIZE_0_1, "0.1's fields moved");
+
+VLB_EXPORT int vlb_module_query(struct vlb_module_info *out, size_t size)
 {
+	struct vlb_module_info info;
 	struct vlb_version v;
 	int fd, ret;
 
-	if (!out)
+	if (!out || size < MODULE_INFO_SIZE_0_1)
 		return -EINVAL;
 	fd = vlb_tp_open_node(O_RDONLY);
 	if (fd < 0)
@@ -28,7 +35,7 @@ VLB_EXPORT int vlb_module_info(struct vlb_module_info *out)
 		return ret;
 	}
 
-	*out = (struct vlb_module_info){
+	info = (struct vlb_module_info){
 		.api_version = v.api_version,
 		.max_queues = v.max_queues,
 		.max_queue_size = v.max_queue_size,
@@ -36,5 +43,13 @@ VLB_EXPORT int vlb_module_info(struct vlb_module_info *out)
 		.max_shm_size = v.max_shm_size,
 		.device_types = v.device_types,
 	};
+	memcpy(out, &info, size < sizeof(info) ? size : sizeof(info));
+	if (size > sizeof(info))
+		memset((char *)out + sizeof(info), 0, size - sizeof(info));
 	return 0;
+}
+
+VLB_EXPORT int vlb_module_info(struct vlb_module_info *out)
+{
+	return vlb_module_query(out, MODULE_INFO_SIZE_0_1);
 }

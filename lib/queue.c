@@ -91,6 +91,25 @@ int vlb_queue_start(struct vlb_queue *q, const struct vlb_vq_info *info)
 	return rc;
 }
 
+/*
+ * Stale requests the application completed stay allocated until the next
+ * reset, so that a second completion of one is recognised, not a use after
+ * free.  Called with ring_lock held.
+ */
+static void free_completed_stale(struct vlb_queue *q)
+{
+	struct vlb_req_priv **pp = &q->stale, *r;
+
+	while ((r = *pp)) {
+		if (r->busy) {
+			pp = &r->next_stale;
+		} else {
+			*pp = r->next_stale;
+			free(r);
+		}
+	}
+}
+
 void vlb_queue_stop(struct vlb_queue *q)
 {
 	struct vlb_req_priv *r;
@@ -101,6 +120,7 @@ void vlb_queue_stop(struct vlb_queue *q)
 	q->ready = false;
 	q->vring.broken = true;
 	q->generation++;
+	free_completed_stale(q);
 	for (i = 0; i < q->dev->queue_size; i++) {
 		r = q->slots[i];
 		if (r && r->busy) {	/* the application still holds it */
@@ -274,16 +294,23 @@ VLB_EXPORT int vlb_queue_dispatch(struct vlb_queue *q)
 	return rc;
 }
 
-/* A request completed after a reset: the ring it came from is gone */
-static void drop_stale(struct vlb_queue *q, struct vlb_req_priv *r)
+static int completed_twice(struct vlb_queue *q, struct vlb_req_priv *r)
 {
-	struct vlb_req_priv **pp = &q->stale;
+	vlb_err("virtio device type %u, queue %u: request (chain %u) completed twice: refused (complete each request exactly once)",
+		q->dev->device_id, q->index, r->head);
+	return -EINVAL;
+}
 
-	while (*pp && *pp != r)
-		pp = &(*pp)->next_stale;
-	if (*pp)
-		*pp = r->next_stale;
-	free(r);
+/*
+ * A request completed after a reset: the ring it came from is gone.  It
+ * stays on the stale list, marked done, until the next reset.
+ */
+static int complete_stale(struct vlb_queue *q, struct vlb_req_priv *r)
+{
+	if (!r->busy)
+		return completed_twice(q, r);
+	r->busy = false;
+	return -ESTALE;
 }
 
 static int complete(struct vlb_req *req, uint32_t written, bool notify)
@@ -294,8 +321,10 @@ static int complete(struct vlb_req *req, uint32_t written, bool notify)
 
 	pthread_mutex_lock(&q->ring_lock);
 	if (r->generation != q->generation) {
-		drop_stale(q, r);
-		rc = -ESTALE;
+		rc = complete_stale(q, r);
+	} else if (!r->busy) {
+		/* held must not underflow: a lazy queue would never kick again */
+		rc = completed_twice(q, r);
 	} else {
 		r->busy = false;
 		q->held--;
@@ -325,6 +354,53 @@ VLB_EXPORT int vlb_req_complete(struct vlb_req *req, uint32_t written)
 VLB_EXPORT int vlb_req_complete_nonotify(struct vlb_req *req, uint32_t written)
 {
 	return complete(req, written, false);
+}
+
+/* Copy between a buffer and len bytes of iov from off: the bytes copied */
+static size_t iov_copy(const struct iovec *iov, unsigned int n, size_t off,
+		       void *buf, size_t len, bool to_iov)
+{
+	size_t done = 0, chunk;
+	unsigned int i;
+
+	for (i = 0; i < n && done < len; i++) {
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		chunk = iov[i].iov_len - off;
+		if (chunk > len - done)
+			chunk = len - done;
+		if (to_iov)
+			memcpy((char *)iov[i].iov_base + off, (char *)buf + done, chunk);
+		else
+			memcpy((char *)buf + done, (char *)iov[i].iov_base + off, chunk);
+		done += chunk;
+		off = 0;
+	}
+	return done;
+}
+
+VLB_EXPORT size_t vlb_req_copy_from(const struct vlb_req *req, size_t off,
+				    void *dst, size_t len)
+{
+	return iov_copy(req->out, req->n_out, off, dst, len, false);
+}
+
+VLB_EXPORT size_t vlb_req_copy_to(struct vlb_req *req, size_t off,
+				  const void *src, size_t len)
+{
+	return iov_copy(req->in, req->n_in, off, (void *)src, len, true);
+}
+
+VLB_EXPORT size_t vlb_req_out_size(const struct vlb_req *req)
+{
+	return iov_bytes(req->out, req->n_out);
+}
+
+VLB_EXPORT size_t vlb_req_in_size(const struct vlb_req *req)
+{
+	return iov_bytes(req->in, req->n_in);
 }
 
 VLB_EXPORT void vlb_queue_set_lazy_kick(struct vlb_queue *q, unsigned int min_held)

@@ -17,9 +17,6 @@
 #include "internal.h"
 #include "sysfs.h"
 
-/* How often wait_sysfs looks at sysfs when no fd wakes it */
-#define SYSFS_POLL_MS	20
-
 enum { SERVED = 0, STOPPED = 1 };
 
 /* fds: [0] stop, [1] device, [2..] the queues' kicks if with_queues */
@@ -30,7 +27,7 @@ static nfds_t fill_fds(struct vlb_dev *dev, struct pollfd *fds,
 	unsigned int i;
 
 	fds[n++] = (struct pollfd){ .fd = dev->stop_fd, .events = POLLIN };
-	fds[n++] = (struct pollfd){ .fd = dev->fd, .events = POLLIN };
+	fds[n++] = (struct pollfd){ .fd = dev->kdev.fd, .events = POLLIN };
 	for (i = 0; with_queues && i < dev->num_queues; i++)
 		fds[n++] = (struct pollfd){ .fd = dev->queues[i].kick_fd,
 					    .events = POLLIN };
@@ -145,47 +142,26 @@ VLB_EXPORT int vlb_dev_run_threaded(struct vlb_dev *dev)
 	return rc == STOPPED ? 0 : rc;
 }
 
-static int64_t now_ms(void)
+/* vlb_kdev_wait_sysfs's serve(): all of the device's fds */
+struct wait_ctx {
+	struct vlb_dev *dev;
+	struct pollfd fds[2 + VLB_MAX_QUEUES];
+	nfds_t n;
+};
+
+static int serve_for_wait(void *ctx, int ms)
 {
-	struct timespec ts;
+	struct wait_ctx *w = ctx;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* 1 and the name of the first match, 0 if nothing matches yet, or -errno */
-static int find_in_sysfs(struct vlb_dev *dev, const char *pattern, char *name,
-			 size_t len)
-{
-	int idx = vlb_dev_virtio_index(dev);
-
-	if (idx == -EAGAIN)
-		return 0;	/* not registered yet */
-	if (idx < 0)
-		return idx;
-	return vlb_sysfs_find(idx, pattern, name, len);
+	return serve_once(w->dev, w->fds, w->n, ms);	/* SERVED 0, STOPPED 1 */
 }
 
 VLB_EXPORT int vlb_dev_wait_sysfs(struct vlb_dev *dev, const char *pattern,
 				  char *name, size_t len, int timeout_ms)
 {
-	struct pollfd fds[2 + VLB_MAX_QUEUES];
-	nfds_t n = fill_fds(dev, fds, true);
-	int64_t deadline = now_ms() + timeout_ms;
-	int64_t left;
-	int rc;
+	struct wait_ctx w = { .dev = dev };
 
-	for (;;) {
-		rc = find_in_sysfs(dev, pattern, name, len);
-		if (rc)
-			return rc < 0 ? rc : 0;
-		left = SYSFS_POLL_MS;
-		if (timeout_ms >= 0 && (left = deadline - now_ms()) <= 0)
-			return -ETIMEDOUT;
-		rc = serve_once(dev, fds, n, left < SYSFS_POLL_MS ? (int)left : SYSFS_POLL_MS);
-		if (rc == STOPPED)
-			return -EINTR;
-		if (rc < 0)
-			return rc;
-	}
+	w.n = fill_fds(dev, w.fds, true);
+	return vlb_kdev_wait_sysfs(&dev->kdev, pattern, name, len, timeout_ms,
+				   serve_for_wait, &w);
 }

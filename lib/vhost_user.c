@@ -54,10 +54,7 @@ const char *vhu_request_name(uint32_t request)
 
 int64_t vhu_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return vlb_now_ms();
 }
 
 /* Wait for events on sock until deadline: 0, -ETIMEDOUT or -errno */

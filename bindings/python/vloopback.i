@@ -25,6 +25,13 @@
 %{
 #include <errno.h>
 #include <vloopback/vloopback.h>
+
+#include "buffer.h"
+%}
+
+%init %{
+	if (vlbpy_buffer_init(m) < 0)
+		return NULL;
 %}
 
 %include <stdint.i>
@@ -87,7 +94,8 @@
 %ignore vlb_dev_wait_sysfs;
 %ignore vlb_dev_opaque;		/* it is the Python device, which knows itself */
 %ignore vlb_set_log_fn;
-/* Requests are opaque here: the shim hands Python memoryviews of them */
+%ignore vlb_module_query;	/* vlb_module_info() has the same dict */
+/* Requests are opaque here: the shim hands Python Buffers of them */
 %ignore vlb_req;
 %ignore vlb_req::in;		/* a Python keyword; ignored anyway, and SWIG warns */
 /* The struct is the function's output (a dict); the function keeps the name */
@@ -170,15 +178,20 @@ static int vlbpy_config_write(struct vlb_dev *dev, uint32_t off,
 	return rc;
 }
 
-/* A tuple of memoryviews, one per buffer, straight onto the shared area */
-static PyObject *vlbpy_views(const struct iovec *iov, unsigned int n, int flags)
+/*
+ * A tuple of Buffers (buffer.c), one per buffer, straight onto the shared
+ * area: revoked when the request is completed, and owner (the Python
+ * device) kept alive until then.
+ */
+static PyObject *vlbpy_views(const struct iovec *iov, unsigned int n,
+			     int readonly, PyObject *owner)
 {
 	PyObject *t = PyTuple_New(n), *v;
 	unsigned int i;
 
 	for (i = 0; t && i < n; i++) {
-		v = PyMemoryView_FromMemory(iov[i].iov_base,
-					    (Py_ssize_t)iov[i].iov_len, flags);
+		v = vlbpy_buffer_new(iov[i].iov_base, (Py_ssize_t)iov[i].iov_len,
+				     readonly, owner);
 		if (!v) {
 			Py_CLEAR(t);
 			break;
@@ -193,8 +206,8 @@ static void vlbpy_handle(struct vlb_queue *q, struct vlb_req *req)
 	PyGILState_STATE gil = PyGILState_Ensure();
 	PyObject *obj = vlb_dev_opaque(vlb_queue_dev(q));
 	PyObject *handle = SWIG_NewPointerObj(req, SWIGTYPE_p_vlb_req, 0);
-	PyObject *rd = vlbpy_views(req->out, req->n_out, PyBUF_READ);
-	PyObject *wr = vlbpy_views(req->in, req->n_in, PyBUF_WRITE);
+	PyObject *rd = vlbpy_views(req->out, req->n_out, 1, obj);
+	PyObject *wr = vlbpy_views(req->in, req->n_in, 0, obj);
 	PyObject *res;
 
 	if (handle && rd && wr) {
@@ -244,8 +257,9 @@ static void vlbpy_log(int level, const char *msg, void *opaque)
 }
 %}
 
-/* These two touch reference counts: they keep the GIL */
+/* These touch reference counts: they keep the GIL */
 %nothreadallow vlbpy_set_log;
+%nothreadallow vlbpy_device_types;
 
 %inline %{
 /*
@@ -271,10 +285,31 @@ int vlbpy_dev_create(PyObject *device, uint32_t device_id, uint32_t vendor_id,
 		.config_size = len,
 		.shm_size = shm_size,
 		.ops = &vlbpy_ops,
+		.ops_size = sizeof(vlbpy_ops),
 		.opaque = device,
 	};
 
 	return vlb_dev_create(&cfg, out);
+}
+
+/*
+ * The library's table of device types (vlb_device_type_at): a list of
+ * (name, ident, id, driver or None, sysfs) tuples.
+ */
+PyObject *vlbpy_device_types(void)
+{
+	const struct vlb_device_type *t;
+	PyObject *list = PyList_New(0), *item;
+	unsigned int i;
+
+	for (i = 0; list && (t = vlb_device_type_at(i)); i++) {
+		item = Py_BuildValue("(ssIzs)", t->name, t->ident, t->id, t->driver,
+				     t->sysfs);
+		if (!item || PyList_Append(list, item) < 0)
+			Py_CLEAR(list);
+		Py_XDECREF(item);
+	}
+	return list;
 }
 
 /*

@@ -5,7 +5,7 @@
 The kernel's virtio_blk driver binds to it and creates /dev/vdX; the
 program prints that path, then serves the disk until Ctrl-C or SIGTERM,
 which remove it.  The data is lost on exit.  BlockDevice parses the
-requests; the disk only copies bytes, between memoryviews onto the
+requests; the disk only copies bytes, between Buffers onto the
 driver's buffers and its own memory.
 """
 import mmap

@@ -50,12 +50,15 @@ struct vlb_adapter;
 /*
  * Filled by the application, read only during vlb_adapter_create().  size
  * is sizeof(struct vlb_adapter_config) as the application was compiled:
- * fields are only appended, and reserved ones must be zero.  Zero means
- * "the default" for every optional field.
+ * fields are only appended, and the library takes the struct as
+ * vlb_dev_create() takes its config (smaller: the new fields get their
+ * defaults; larger: -E2BIG unless the fields it does not know are zero).
+ * Reserved fields must be zero.  Zero means "the default" for every
+ * optional field.
  */
 struct vlb_adapter_config {
 	uint32_t size;
-	uint32_t device_id;	/* VIRTIO_ID_*: see vlb_adapter_type_id() */
+	uint32_t device_id;	/* VIRTIO_ID_*: see vlb_device_type_at() */
 	const char *socket_path; /* the back-end's listening unix socket */
 	/*
 	 * Queues: the type's usual count (for blk: as many as the back-end
@@ -77,9 +80,36 @@ struct vlb_adapter_config {
 };
 
 /*
- * The virtio device id of a type name: blk, fs, net, rng, input, gpio,
- * sound, console, scmi, i2c, vsock, 9p, or a number 1..63.  Returns the
- * id, or -EINVAL for anything else.
+ * A virtio device type the library knows: the one table of them, which
+ * vloopbackctl and the Python binding read too.  Owned by the library,
+ * read-only, valid for the process's life; fields are only appended.
+ */
+struct vlb_device_type {
+	const char *name;	/* short name: "blk", "fs", "9p"... */
+	const char *ident;	/* an identifier for bindings: "BLOCK", "NINEP"... */
+	uint32_t id;		/* VIRTIO_ID_* */
+	uint32_t reserved;
+	const char *driver;	/* the kernel module that drives it: "virtio_blk"; NULL: none known */
+	/*
+	 * What that driver makes under /sys/bus/virtio/devices/virtioN/ once
+	 * it has the device (a glob for vlb_dev_wait_sysfs): "block/vd*" for
+	 * a disk, "net/?*" for an interface, "driver" for the others.
+	 */
+	const char *sysfs;
+};
+
+/*
+ * The i-th type of the table (0, 1, ... in id order), or NULL past the
+ * last.  Since 0.2.
+ */
+const struct vlb_device_type *vlb_device_type_at(unsigned int i);
+
+/* The table's entry for a virtio device id, or NULL.  Since 0.2. */
+const struct vlb_device_type *vlb_device_type_of(uint32_t device_id);
+
+/*
+ * The virtio device id of a type name (the table's names), or of a number
+ * 1..63.  Returns the id, or -EINVAL for anything else.
  */
 int vlb_adapter_type_id(const char *name);
 

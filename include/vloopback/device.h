@@ -69,6 +69,8 @@ struct vlb_req {
 /*
  * What the device does.  Only handle is required.  A callback that returns
  * int answers the driver: 0 accepts, -errno refuses (the driver's step fails).
+ * Callbacks are only ever appended; the library reads the struct at the size
+ * the application says in vlb_dev_config.ops_size.
  */
 struct vlb_dev_ops {
 	/* The driver accepted these features (all bits, transport ones too) */
@@ -95,8 +97,12 @@ struct vlb_dev_ops {
 
 /*
  * Filled by the application, read only during vlb_dev_create().  size is
- * sizeof(struct vlb_dev_config) as the application was compiled: fields
- * are only ever appended, and reserved must be zero.
+ * sizeof(struct vlb_dev_config) as the application was compiled.  Fields
+ * are only ever appended, and the library takes the struct as the kernel's
+ * copy_struct_from_user() does: a program built against an older header
+ * (a smaller size) gets the defaults for the fields it does not know; a
+ * newer one may pass a larger struct whose fields this library does not
+ * know, if they are zero (-E2BIG otherwise).  Reserved fields must be zero.
  */
 struct vlb_dev_config {
 	uint32_t size;
@@ -114,9 +120,17 @@ struct vlb_dev_config {
 	uint32_t config_size;
 	uint32_t reserved0;
 	uint64_t shm_size;		/* shared area bytes, 0 = the module's default */
-	const struct vlb_dev_ops *ops;	/* copied */
+	const struct vlb_dev_ops *ops;	/* copied, ops_size bytes of it */
 	void *opaque;			/* returned by vlb_dev_opaque() */
 	uint32_t reserved[8];
+	/* 0.2 */
+	/*
+	 * sizeof(struct vlb_dev_ops) as the application was compiled; 0: the
+	 * callbacks of 0.1 (features to handle).  Copied like this struct:
+	 * callbacks this library does not know must be NULL.
+	 */
+	uint32_t ops_size;
+	uint32_t reserved1;
 };
 
 /*
@@ -141,9 +155,10 @@ int vlb_dev_fd(struct vlb_dev *dev);
 
 /*
  * Handle every pending message from the driver (features, driver ok,
- * reset, config writes), calling ops.  Never blocks.  Returns the number
- * handled, or -ENODEV once the module has failed the device (it is gone:
- * destroy it), or another -errno.
+ * reset, config writes), calling ops, until the fd has none left, so it
+ * may be polled edge-triggered (EPOLLET) too.  Never blocks.  Returns the
+ * number handled, or -ENODEV once the module has failed the device (it is
+ * gone: destroy it), or another -errno.
  */
 int vlb_dev_dispatch(struct vlb_dev *dev);
 
@@ -200,13 +215,36 @@ struct vlb_dev *vlb_queue_dev(struct vlb_queue *q);
 unsigned int vlb_queue_index(struct vlb_queue *q);
 
 /*
+ * Copy len bytes of the request's out buffers (what the driver wrote),
+ * starting off bytes into them, to dst.  Returns the bytes copied: fewer
+ * than len where the buffers end.  Since 0.2.
+ */
+size_t vlb_req_copy_from(const struct vlb_req *req, size_t off, void *dst,
+			 size_t len);
+
+/*
+ * Copy len bytes from src into the request's in buffers (for the driver),
+ * starting off bytes into them.  Returns the bytes copied: fewer than len
+ * where the buffers end.  Since 0.2.
+ */
+size_t vlb_req_copy_to(struct vlb_req *req, size_t off, const void *src,
+		       size_t len);
+
+/* Bytes in the request's out buffers, and room in its in buffers.  Since 0.2. */
+size_t vlb_req_out_size(const struct vlb_req *req);
+size_t vlb_req_in_size(const struct vlb_req *req);
+
+/*
  * Give the request back to the driver with written bytes stored in its in
  * buffers (clamped to their size), and interrupt the driver if it asked
  * for it: at the end of the current round when called from ops->handle,
  * at once otherwise.  req is invalid afterwards.
  * Returns 0, -ESTALE if the driver reset the device since the request was
  * made (nothing is returned: the request is just freed), or -EIO if the
- * queue broke meanwhile.
+ * queue broke meanwhile.  A second completion of the same request is
+ * refused with -EINVAL and logged (from 0.2; it is still a bug of the
+ * device: once the driver has reused the chain for a new request, the
+ * library cannot tell the two apart).
  */
 int vlb_req_complete(struct vlb_req *req, uint32_t written);
 

@@ -7,9 +7,9 @@
 #define VLOOPBACK_VLOOPBACK_H
 
 #define VLB_VERSION_MAJOR 0
-#define VLB_VERSION_MINOR 1
+#define VLB_VERSION_MINOR 2
 #define VLB_VERSION_PATCH 0
-#define VLB_VERSION_STRING "0.1.0"
+#define VLB_VERSION_STRING "0.2.0"
 
 #include "adapter.h"
 #include "device.h"

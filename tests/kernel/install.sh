@@ -157,14 +157,37 @@ load_env() {
 	done <"$1"
 }
 
+# notify_listen: what systemd does for Type=notify: a datagram socket in
+# $NOTIFY_SOCKET; each message goes to notify.out, READY=1 with whether the
+# node its STATUS names exists at that moment
+notify_listen() {
+	rm -f /tmp/notify.sock "$VLB_WORK/notify.out"
+	python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/tmp/notify.sock")
+out = open(sys.argv[1], "w", buffering=1)
+while True:
+    msg = s.recv(4096).decode()
+    fields = dict(l.split("=", 1) for l in msg.splitlines() if "=" in l)
+    node = fields.get("STATUS", "").split(" ")[1:2]
+    exists = bool(node) and os.path.exists(node[0])
+    out.write(msg.replace("\n", " ") + (" node-exists" if exists else "") + "\n")
+' "$VLB_WORK/notify.out" &
+	notify_pid=$!
+	wait_for 10 test -S /tmp/notify.sock
+}
+
 # unit_start: ExecStart in the background, as systemd would (TYPE and
-# SOCKET one word each, OPTIONS split at spaces); prints its output to unit.out
+# SOCKET one word each, OPTIONS split at spaces; Type=notify's
+# NOTIFY_SOCKET); prints its output to unit.out
 unit_start() {
 	local exec
 	exec=$(sed -n 's/^ExecStart=//p' "$unit")
 	exec=${exec//%i/disk0}
 	exec=${exec/#*\/vloopbackctl /$ctl }
-	(load_env "$VLB_WORK/disk0.conf" && eval "exec $exec") >"$VLB_WORK/unit.out" 2>&1 &
+	(load_env "$VLB_WORK/disk0.conf" && NOTIFY_SOCKET=/tmp/notify.sock &&
+		export NOTIFY_SOCKET && eval "exec $exec") >"$VLB_WORK/unit.out" 2>&1 &
 	unit_pid=$!
 	wait_for 30 grep -q '^/dev/vd' "$VLB_WORK/unit.out"
 }
@@ -182,8 +205,14 @@ test_unit() {
 		-e 's|^OPTIONS=.*|OPTIONS=--num-queues 1 --queue-size 128|' \
 		"$VLB_SRC/systemd/instance.conf.example" >"$VLB_WORK/disk0.conf"
 	check "qemu-storage-daemon exports /tmp/disk0.sock" start_qsd || return
+	check "the unit is Type=notify" grep -qx 'Type=notify' "$unit"
+	notify_listen
 	check "the unit's command attaches it" unit_start || { cat "$VLB_WORK/unit.out"; return; }
 	echo "# it printed: $(cat "$VLB_WORK/unit.out")"
+	check "it sends READY=1 to NOTIFY_SOCKET, the disk existing by then" \
+		wait_for 10 grep -q "^READY=1 STATUS=serving $(head -n 1 "$VLB_WORK/unit.out") .* node-exists$" \
+		"$VLB_WORK/notify.out"
+	cat "$VLB_WORK/notify.out"
 	check "as attachment disk0 (--name %i)" eval '"$ctl" status disk0 >/dev/null'
 	{ kill -KILL "$qsd" && wait "$qsd"; } 2>/dev/null
 	wait "$unit_pid"
@@ -194,7 +223,9 @@ test_unit() {
 		eval 'start_qsd && unit_start'
 	disk=$(head -n 1 "$VLB_WORK/unit.out")
 	check "stop: the command exits 0 on SIGTERM (no restart)" unit_stop
+	check "stop: it said STOPPING=1" grep -q '^STOPPING=1' "$VLB_WORK/notify.out"
 	check "stop: $disk is gone" wait_for 10 test ! -b "$disk"
+	kill "$notify_pid" 2>/dev/null
 	kill -TERM "$qsd"
 	wait "$qsd"
 }

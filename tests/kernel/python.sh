@@ -2,7 +2,8 @@
 # The Python binding driving the real kernel drivers, in one guest boot:
 # examples/python/rng.py feeds /dev/hwrng; examples/python/ramdisk.py passes
 # fio's verification; a disk whose read() raises for one sector, served from
-# asyncio (python_disk.py), fails that read and only that one.  The module
+# asyncio (python_disk.py), fails that read and only that one, and the
+# Buffers its read() kept past their request raise.  The module
 # is the build's: PYTHONPATH=$VLB_BUILD/bindings/python.
 . "$VLB_SRC/tests/kernel/lib.sh"
 PY=/usr/bin/python3	# what the extension was built for
@@ -69,6 +70,9 @@ test_failing_sector() {
 	done
 	check "raising disk: exits cleanly on SIGTERM" stop_bg
 	check "raising disk: $dev removed" wait_for 10 test ! -e "$dev"
+	grep 'kept Buffers' fd.out.err
+	check "raising disk: Buffers kept past their request raise (none usable)" \
+		grep -Eq '^kept Buffers: [1-9][0-9]* checked, 0 usable$' fd.out.err
 }
 
 load_module

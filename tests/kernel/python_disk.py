@@ -5,6 +5,10 @@
 examples/python/ramdisk.py's disk, whose read() raises for one sector (so
 the kernel gets an I/O error for it and only for it), served by
 Device.run() or, with --asyncio, from an asyncio loop.  Prints /dev/vdX.
+Its read() also keeps the Buffer it was given and a slice of it, a bug
+the binding must catch: the next read() checks that both raise instead of
+reaching the shared area, and the disk prints "kept Buffers: N checked,
+M usable" on stderr when it exits.
 """
 import argparse
 import asyncio
@@ -22,8 +26,21 @@ class FailingDisk(RamDisk):
     def __init__(self, size, fail_sector):
         super().__init__(size)
         self.fail_at = fail_sector * 512
+        self.kept = ()
+        self.checked = self.usable = 0
+
+    def check_kept(self):
+        for view in self.kept:
+            self.checked += 1
+            try:
+                view[0]
+            except ValueError:
+                continue
+            self.usable += 1
 
     def read(self, offset, buf):
+        self.check_kept()
+        self.kept = (buf, buf[len(buf) // 2:])
         if offset <= self.fail_at < offset + len(buf):
             raise OSError(errno.EIO, f"injected failure at sector {self.fail_at // 512}")
         super().read(offset, buf)
@@ -54,3 +71,6 @@ if __name__ == "__main__":
             asyncio.run(main_async(d))
         else:
             main(d)
+    d.check_kept()
+    print(f"kept Buffers: {d.checked} checked, {d.usable} usable",
+          file=sys.stderr, flush=True)

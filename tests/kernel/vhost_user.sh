@@ -3,7 +3,8 @@
 # (vhost-user-blk) and virtiofsd, the kernel's own virtio_blk and virtiofs
 # drivers, data checked on both sides; a back-end killed during I/O; the
 # one-line errors and their exit codes; fake_backend.py lying, and announcing
-# a config change.
+# a config change; the CLI's state: concurrent attaches, an adapter killed
+# with -9, a user of the node's group without root.
 . "$VLB_SRC/tests/kernel/lib.sh"
 CTL=$VLB_BUILD/tools/vloopbackctl/vloopbackctl
 FAKE=$VLB_SRC/tests/kernel/fake_backend.py
@@ -150,6 +151,70 @@ test_fs() {
 	wait_for 10 sh -c "! kill -0 $vfs 2>/dev/null" || kill "$vfs"
 }
 
+# json_key FILE KEY: KEY of the JSON object in FILE
+json_key() {
+	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
+
+list_count() {
+	"$CTL" list --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'
+}
+
+test_cli_state() {
+	start_qsd ra ra.img 64M || { not_ok "cli: qemu-storage-daemon a starts"; return; }
+	start_qsd rb rb.img 64M || { not_ok "cli: qemu-storage-daemon b starts"; return; }
+	"$CTL" attach --type blk --socket /tmp/ra.sock --json >ra.json &
+	p1=$!
+	"$CTL" attach --type blk --socket /tmp/rb.sock --json >rb.json &
+	p2=$!
+	wait "$p1"
+	r1=$?
+	wait "$p2"
+	r2=$?
+	cat ra.json rb.json
+	check "cli: two concurrent attaches succeed ($r1, $r2)" test "$r1$r2" = 00
+	n1=$(json_key ra.json name)
+	n2=$(json_key rb.json name)
+	check "cli: two concurrent attaches get different names ($n1, $n2)" \
+		test -n "$n1" -a -n "$n2" -a "$n1" != "$n2"
+	check "cli: attach --json gives the node and the pid" \
+		test -b "$(json_key ra.json node)" -a "$(json_key ra.json running)" = True
+	check "cli: list shows both" test "$(list_count)" -eq 2
+	adapter=$(json_key ra.json pid)
+	dev1=$(json_key ra.json node)
+	check "cli: the background adapter's cwd is /" \
+		test "$(readlink "/proc/$adapter/cwd")" = /
+	kill -KILL "$adapter"
+	check "cli: the device of an adapter killed with -9 goes" wait_for 10 test ! -e "$dev1"
+	check "cli: list drops the entry of the adapter killed with -9" \
+		test "$(list_count)" -eq 1
+	check "cli: its entry is removed" test ! -e "/run/vloopback/$n1.lock"
+	check "cli: detach the other" "$CTL" detach "$n2"
+	check "cli: nothing left" test "$(list_count)" -eq 0
+}
+
+# A member of the node's group, not root (the module lets users create blk):
+# its own state directory, its own list
+test_non_root() {
+	start_qsd nr nr.img 64M || { not_ok "non-root: qemu-storage-daemon starts"; return; }
+	chmod 666 /tmp/nr.sock
+	chgrp 65534 /dev/virtio-loopback && chmod 660 /dev/virtio-loopback
+	mkdir -p /tmp/nobody-run && chown 65534:65534 /tmp/nobody-run && chmod 700 /tmp/nobody-run
+	as_user() {
+		setpriv --reuid=65534 --regid=65534 --clear-groups \
+			env XDG_RUNTIME_DIR=/tmp/nobody-run "$CTL" "$@"
+	}
+	out=$(as_user attach --type blk --socket /tmp/nr.sock --name mine)
+	check "non-root: attach as uid 65534 gives a disk ($out)" test -b "$out"
+	check "non-root: its entry is in its own directory" \
+		test -e /tmp/nobody-run/vloopback/mine.lock
+	check "non-root: its list shows it" sh -c \
+		"$(command -v setpriv) --reuid=65534 --regid=65534 --clear-groups env XDG_RUNTIME_DIR=/tmp/nobody-run '$CTL' list | grep -q '^mine .*running'"
+	check "non-root: root's list does not" test "$(list_count)" -eq 0
+	check "non-root: detach as the user" as_user detach mine
+	check "non-root: the disk is gone" wait_for 10 test ! -e "$out"
+}
+
 # lying MODE PATTERN: attach to fake_backend.py MODE fails with exit 5, PATTERN
 lying() {
 	rm -f /tmp/fake.sock
@@ -187,11 +252,13 @@ test_lying_backends() {
 }
 
 test_errors_before_module
-load_module
+load_module user_device_types=2	# blk for test_non_root
 modprobe -a virtio_blk virtiofs virtio_rng virtio_input
 test_errors
 test_blk
 test_kill9
+test_cli_state
+test_non_root
 test_fs
 test_config_change
 test_lying_backends

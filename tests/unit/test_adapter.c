@@ -339,8 +339,27 @@ static void test_reserved_fields_must_be_zero(void **state)
 	(void)state;
 	assert_int_equal(vlb_adapter_create(&cfg, &a), -EINVAL);
 	cfg.reserved[3] = 0;
-	cfg.size = 8;
+	cfg.size = 8;		/* smaller than 0.1's: never valid */
 	assert_int_equal(vlb_adapter_create(&cfg, &a), -EINVAL);
+}
+
+/* A newer program's larger config: fine while what we do not know is 0 */
+static void test_larger_config_needs_a_zero_tail(void **state)
+{
+	struct fixture *fx = *state;
+	struct {
+		struct vlb_adapter_config cfg;
+		uint64_t newer;
+	} big = { .cfg = { .size = sizeof(big), .device_id = 2,
+			   .socket_path = "/nonexistent/backend.sock" },
+		  .newer = 1 };
+	struct vlb_adapter *a = NULL;
+
+	(void)fx;
+	assert_int_equal(vlb_adapter_create(&big.cfg, &a), -E2BIG);
+	big.newer = 0;
+	assert_int_equal(vlb_adapter_create(&big.cfg, &a), -ENOENT);
+	assert_null(a);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -358,6 +377,7 @@ int main(void)
 		T(test_backend_without_protocol_features_gets_none),
 		T(test_backend_with_no_queue_is_refused),
 		T(test_reserved_fields_must_be_zero),
+		T(test_larger_config_needs_a_zero_tail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -136,7 +136,7 @@ static int setup(void **state)
 	f->desc = (void *)(f->area + DESC_OFF);
 	f->avail = (void *)(f->area + AVAIL_OFF);
 	f->used = (void *)(f->area + USED_OFF);
-	f->dev.fd = -1;
+	f->dev.kdev.fd = -1;
 	f->dev.queue_size = NUM;
 	f->dev.ops.handle = handle;
 	f->dev.opaque = f;
@@ -305,6 +305,66 @@ static void reset_makes_held_requests_stale(void **state)
 	assert_int_equal(used_idx(f), 0);
 	assert_int_equal(count(f->q.call_fd), 0);
 	/* held[1] is never completed: cleanup frees it (ASan would say) */
+}
+
+static void second_completion_is_refused_and_logged(void **state)
+{
+	struct fixture *f = *state;
+
+	f->mode = HOLD;
+	vlb_queue_set_lazy_kick(&f->q, 1);
+	post(f, 0);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 1);
+	assert_int_equal(vlb_req_complete(f->held[0], 1), 0);
+	f->log.count = 0;
+	assert_int_equal(vlb_req_complete(f->held[0], 1), -EINVAL);
+	assert_int_equal(vlb_req_complete_nonotify(f->held[0], 1), -EINVAL);
+	assert_int_equal(used_idx(f), 1);		/* pushed once */
+	assert_int_equal(f->q.held, 0);		/* no underflow */
+	assert_int_equal(f->log.count, 2);
+	assert_non_null(strstr(f->log.msg[0], "completed twice"));
+	/* The lazy queue still takes the next buffer */
+	post(f, 2);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 1);
+}
+
+static void second_completion_of_a_stale_request_is_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	f->mode = HOLD;
+	post(f, 0);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 1);
+	vlb_queue_stop(&f->q);
+	assert_int_equal(vlb_req_complete(f->held[0], 0), -ESTALE);
+	/* Still allocated (ASan would say): recognised, not a use after free */
+	assert_int_equal(vlb_req_complete(f->held[0], 0), -EINVAL);
+}
+
+static void copy_helpers_gather_and_scatter(void **state)
+{
+	struct fixture *f = *state;
+	char out[16], got[16];
+	struct vlb_req *req;
+	unsigned int i;
+
+	f->mode = HOLD;
+	for (i = 0; i < sizeof(out); i++)
+		out[i] = (char)('a' + i);
+	memcpy(f->area + BUF_OFF, out, sizeof(out));	/* chain 0's out */
+	post(f, 0);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 1);
+	req = f->held[0];
+	assert_int_equal(vlb_req_out_size(req), 16);
+	assert_int_equal(vlb_req_in_size(req), 64);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(vlb_req_copy_from(req, 4, got, 8), 8);
+	assert_memory_equal(got, "efghijkl", 8);
+	assert_int_equal(vlb_req_copy_from(req, 12, got, 8), 4);	/* the end */
+	assert_int_equal(vlb_req_copy_from(req, 20, got, 8), 0);
+	assert_int_equal(vlb_req_copy_to(req, 60, "wxyz12", 6), 4);
+	assert_memory_equal(f->area + BUF_OFF + 16 + 60, "wxyz", 4);
+	assert_int_equal(vlb_req_complete(req, 64), 0);
 }
 
 static void new_ring_after_reset_starts_clean(void **state)
@@ -556,6 +616,9 @@ int main(void)
 		T(nonotify_batch_then_notify_interrupts_once),
 		T(written_is_clamped_to_the_writable_size),
 		T(reset_makes_held_requests_stale),
+		T(second_completion_is_refused_and_logged),
+		T(second_completion_of_a_stale_request_is_refused),
+		T(copy_helpers_gather_and_scatter),
 		T(new_ring_after_reset_starts_clean),
 		T(dispatch_after_reset_does_nothing),
 		T(driver_reposting_a_held_chain_breaks_the_queue),

@@ -30,39 +30,8 @@ struct attach_opts {
 	unsigned long timeout_ms;
 	bool foreground;
 	bool verbose;
+	bool json;
 };
-
-/* How the kernel shows a device of each type, and which driver takes it */
-struct presentation {
-	uint32_t device_id;
-	const char *sysfs;	/* glob under /sys/bus/virtio/devices/virtioN/ */
-	const char *driver;	/* the module to load */
-};
-
-static const struct presentation presentations[] = {
-	{ 1,  "net/?*",    "virtio_net" },
-	{ 2,  "block/vd*", "virtio_blk" },
-	{ 3,  "driver",    "virtio_console" },
-	{ 4,  "driver",    "virtio_rng" },
-	{ 9,  "driver",    "9pnet_virtio" },
-	{ 18, "driver",    "virtio_input" },
-	{ 19, "driver",    "vmw_vsock_virtio_transport" },
-	{ 25, "driver",    "virtio_snd" },
-	{ 26, "driver",    "virtiofs" },
-	{ 34, "driver",    "i2c_virtio" },
-	{ 41, "driver",    "gpio_virtio" },
-};
-
-static const struct presentation *presentation_of(uint32_t id)
-{
-	static const struct presentation other = { 0, "driver", NULL };
-	size_t i;
-
-	for (i = 0; i < sizeof(presentations) / sizeof(presentations[0]); i++)
-		if (presentations[i].device_id == id)
-			return &presentations[i];
-	return &other;
-}
 
 static const char usage[] =
 "Usage: vloopbackctl attach --type TYPE --socket PATH [OPTIONS]\n"
@@ -72,8 +41,7 @@ static const char usage[] =
 "virtio-fs tag, or virtioN) once the kernel's driver has it, and leaves the\n"
 "adapter running in the background.\n"
 "\n"
-"  -t, --type TYPE       blk, fs, net, rng, input, gpio, sound, console, scmi,\n"
-"                        i2c, vsock, 9p, or a virtio device id (1-63)\n"
+"  -t, --type TYPE       a type below, or a virtio device id (1-63)\n"
 "  -s, --socket PATH     the back-end's unix socket\n"
 "  -n, --name NAME       name of the attachment (default: TYPE0, TYPE1, ...)\n"
 "      --num-queues N    queues (default: the type's; never more than the back-end's)\n"
@@ -81,11 +49,39 @@ static const char usage[] =
 "      --tag TAG         virtio-fs or 9p tag, for back-ends that do not give one\n"
 "      --timeout MS      how long to wait for each answer of the back-end (default 5000)\n"
 "  -f, --foreground      keep serving in this process until SIGTERM or SIGINT\n"
+"                        (under systemd Type=notify: READY=1 once the device is up)\n"
+"  -j, --json            print the attachment as a JSON object (see list --help)\n"
 "  -v, --verbose         print what the adapter does\n"
 "  -h, --help            this text\n"
 "\n"
 "Exit status: 0 attached; 2 usage; 3 module not loaded; 4 not permitted;\n"
-"5 back-end unreachable or refused; 1 other failures.  See vloopbackctl(8).\n";
+"5 back-end unreachable or refused; 1 other failures.  See vloopbackctl(8).\n"
+"\n"
+"Types (virtio device id, the kernel's driver):\n";
+
+/* The library's table of types, for --help */
+static void print_types(void)
+{
+	const struct vlb_device_type *t;
+	unsigned int i;
+
+	for (i = 0; (t = vlb_device_type_at(i)); i++)
+		printf("  %-8s %2u  %s\n", t->name, t->id, t->driver ? t->driver : "-");
+}
+
+/* "blk, fs, ..." from the library's table, for error messages */
+static const char *type_names(void)
+{
+	static char buf[256];
+	const struct vlb_device_type *t;
+	size_t n = 0;
+	unsigned int i;
+
+	for (i = 0; (t = vlb_device_type_at(i)) && n < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? ", " : "",
+				      t->name);
+	return buf;
+}
 
 static int parse_number(const char *opt, const char *arg, unsigned long max,
 			unsigned long *out)
@@ -111,6 +107,7 @@ static int parse_opts(int argc, char **argv, struct attach_opts *o)
 		{ "tag", required_argument, NULL, 'T' },
 		{ "timeout", required_argument, NULL, 'W' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -118,18 +115,19 @@ static int parse_opts(int argc, char **argv, struct attach_opts *o)
 	int c, rc = 0;
 
 	memset(o, 0, sizeof(*o));
-	while (rc == 0 && (c = getopt_long(argc, argv, "t:s:n:fvh", longopts, NULL)) != -1) {
+	while (rc == 0 && (c = getopt_long(argc, argv, "t:s:n:fjvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't': o->type = optarg; break;
 		case 's': o->socket = optarg; break;
 		case 'n': o->name = optarg; break;
 		case 'T': o->tag = optarg; break;
 		case 'f': o->foreground = true; break;
+		case 'j': o->json = true; break;
 		case 'v': o->verbose = true; break;
 		case 'Q': rc = parse_number("--num-queues", optarg, VLB_MAX_QUEUES, &o->num_queues); break;
 		case 'S': rc = parse_number("--queue-size", optarg, VLB_MAX_QUEUE_SIZE, &o->queue_size); break;
 		case 'W': rc = parse_number("--timeout", optarg, 600000, &o->timeout_ms); break;
-		case 'h': fputs(usage, stdout); return -1;
+		case 'h': fputs(usage, stdout); print_types(); return -1;
 		default: return cli_usage("attach", "unknown option");
 		}
 	}
@@ -145,46 +143,43 @@ static int parse_opts(int argc, char **argv, struct attach_opts *o)
 	return 0;
 }
 
-/* NAME free for a new attachment: no state, or a stale one (removed) */
-static bool name_free(const char *name)
+/*
+ * Take the attachment's name: its entry is created exclusively and locked
+ * now, before the (long) attach, so two attaches never get the same name.
+ * Returns the lock's fd, held until the adapter ends, or -exit code.
+ */
+static int reserve_name(const struct attach_opts *o, uint32_t id, char *name)
 {
-	struct cli_state s;
-
-	if (state_read(name, &s) < 0)
-		return true;
-	if (state_alive(&s))
-		return false;
-	state_remove(name, true);
-	return true;
-}
-
-static int pick_name(const struct attach_opts *o, uint32_t id, char *name)
-{
-	const char *base = vlb_adapter_type_name(id);
-	int i;
+	const char *type = vlb_adapter_type_name(id);
+	char base[NAME_MAX_LEN - 3];
+	int fd;
 
 	if (o->name) {
-		if (!name_free(o->name))
-			return cli_error(EXIT_FAIL, "attach %s: an attachment of that name runs (detach it first, or choose another --name)",
-					 o->name);
 		snprintf(name, NAME_MAX_LEN + 1, "%s", o->name);
-		return 0;
-	}
-	for (i = 0; i < 1000; i++) {
-		if (base)
-			snprintf(name, NAME_MAX_LEN + 1, "%s%d", base, i);
+		fd = state_reserve(name);
+		if (fd == -EEXIST)
+			return -cli_error(EXIT_FAIL, "attach %s: an attachment of that name runs (detach it first, or choose another --name)",
+					  o->name);
+	} else {
+		if (type)
+			snprintf(base, sizeof(base), "%s", type);
 		else
-			snprintf(name, NAME_MAX_LEN + 1, "virtio%u-%d", id, i);
-		if (name_free(name))
-			return 0;
+			snprintf(base, sizeof(base), "virtio%u-", id);
+		fd = state_reserve_next(base, name, NAME_MAX_LEN + 1);
+		if (fd == -ENOSPC)
+			return -cli_error(EXIT_FAIL, "attach: no free name (detach some, or give --name)");
 	}
-	return cli_error(EXIT_FAIL, "attach: no free name (detach some, or give --name)");
+	if (fd < 0)
+		return -cli_error(fd == -EACCES ? EXIT_PERM : EXIT_FAIL,
+				  "attach: cannot create the entry of %s in %s: %s",
+				  name, state_dir(), strerror(-fd));
+	return fd;
 }
 
 static int check_module(void)
 {
 	struct vlb_module_info info;
-	int rc = vlb_module_info(&info);
+	int rc = vlb_module_query(&info, sizeof(info));
 
 	if (rc == 0)
 		return 0;
@@ -197,18 +192,20 @@ static int check_module(void)
 static int wait_for_driver(struct vlb_adapter *a, const struct attach_opts *o,
 			   const char *name, struct cli_state *s)
 {
-	const struct presentation *p = presentation_of(vlb_adapter_device_id(a));
+	const struct vlb_device_type *t = vlb_device_type_of(vlb_adapter_device_id(a));
+	const char *sysfs = t ? t->sysfs : "driver";
+	const char *driver = t ? t->driver : NULL;
 	char found[48];	/* vdX, an interface name: short */
 	int rc;
 
-	rc = vlb_adapter_wait_sysfs(a, p->sysfs, found, sizeof(found), DRIVER_WAIT_MS);
+	rc = vlb_adapter_wait_sysfs(a, sysfs, found, sizeof(found), DRIVER_WAIT_MS);
 	/* A failed adapter's error may be -ETIMEDOUT too: the back-end's */
 	if (rc == -ETIMEDOUT && vlb_adapter_dispatch(a) < 0)
 		return cli_report(-vlb_adapter_dispatch(a), EXIT_FAIL, "attach");
-	if (rc == -ETIMEDOUT && p->driver)
+	if (rc == -ETIMEDOUT && driver)
 		return cli_error(EXIT_FAIL, "attach %s: no driver took virtio%d within %d s (is %s loaded? try: modprobe %s)",
 				 name, vlb_adapter_virtio_index(a), DRIVER_WAIT_MS / 1000,
-				 p->driver, p->driver);
+				 driver, driver);
 	if (rc == -ETIMEDOUT)
 		return cli_error(EXIT_FAIL, "attach %s: no driver took virtio%d within %d s (does this kernel have a driver for virtio device type %u?)",
 				 name, vlb_adapter_virtio_index(a), DRIVER_WAIT_MS / 1000,
@@ -216,9 +213,9 @@ static int wait_for_driver(struct vlb_adapter *a, const struct attach_opts *o,
 	if (rc < 0)
 		return cli_report(-rc, EXIT_FAIL, "attach: waiting for the kernel's driver");
 	s->virtio_index = vlb_adapter_virtio_index(a);
-	if (!strncmp(p->sysfs, "block/", 6))
+	if (!strncmp(sysfs, "block/", 6))
 		snprintf(s->node, sizeof(s->node), "/dev/%s", found);
-	else if (!strncmp(p->sysfs, "net/", 4))
+	else if (!strncmp(sysfs, "net/", 4))
 		snprintf(s->node, sizeof(s->node), "%s", found);
 	else if (o->tag)
 		snprintf(s->node, sizeof(s->node), "%s", o->tag);
@@ -247,6 +244,7 @@ static int serve(struct vlb_adapter *a, const char *name)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	rc = vlb_adapter_run(a);
+	cli_sd_notify("STOPPING=1");
 	vlb_adapter_destroy(a);
 	/* After a failure the log stays: it says why */
 	state_remove(name, rc == 0);
@@ -272,14 +270,18 @@ static int serve_in_background(struct vlb_adapter *a, struct cli_state *s)
 		if (read(pipefd[0], &ok, 1) != 1)
 			return cli_error(EXIT_FAIL, "attach %s: the adapter ended at once (see %s)",
 					 s->name, log);
+		s->pid = pid;
 		return 0;
 	}
 	close(pipefd[0]);
 	setsid();
+	/* A daemon keeps no directory busy (an unmount of the caller's cwd) */
+	if (chdir("/") < 0)
+		_exit(EXIT_FAIL);
 	fd = open("/dev/null", O_RDWR);
 	dup2(fd, 0);
 	dup2(fd, 1);
-	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd >= 0)
 		dup2(fd, 2);
 	cli_log_direct();
@@ -292,6 +294,16 @@ static int serve_in_background(struct vlb_adapter *a, struct cli_state *s)
 		_exit(EXIT_FAIL);
 	close(pipefd[1]);
 	_exit(serve(a, s->name));
+}
+
+static void print_attached(const struct attach_opts *o, const struct cli_state *s)
+{
+	if (o->json) {
+		state_print_json(s);
+		putchar('\n');
+	} else {
+		printf("%s\n", s->node);
+	}
 }
 
 static int attach(const struct attach_opts *o, uint32_t id, const char *name)
@@ -307,6 +319,7 @@ static int attach(const struct attach_opts *o, uint32_t id, const char *name)
 	};
 	struct cli_state s = { .virtio_index = -1, .device_id = id };
 	struct vlb_adapter *a;
+	char ready[256];
 	int rc;
 
 	rc = vlb_adapter_create(&cfg, &a);
@@ -328,18 +341,22 @@ static int attach(const struct attach_opts *o, uint32_t id, const char *name)
 	if (!o->foreground) {
 		rc = serve_in_background(a, &s);
 		if (rc == 0)
-			printf("%s\n", s.node);
+			print_attached(o, &s);
 		return rc;	/* the device is the child's now: no destroy */
 	}
 	s.pid = getpid();
 	rc = state_write(&s);
 	if (rc < 0) {
 		vlb_adapter_destroy(a);
-		return cli_error(EXIT_FAIL, "cannot write %s/%s: %s", STATE_DIR, name,
+		return cli_error(EXIT_FAIL, "cannot write %s/%s: %s", state_dir(), name,
 				 strerror(-rc));
 	}
-	printf("%s\n", s.node);
+	print_attached(o, &s);
 	fflush(stdout);
+	/* systemd Type=notify: started means the device node exists */
+	snprintf(ready, sizeof(ready), "READY=1\nSTATUS=serving %s (virtio%d) for %s\nMAINPID=%d",
+		 s.node, s.virtio_index, s.socket, (int)s.pid);
+	cli_sd_notify(ready);
 	return serve(a, name);
 }
 
@@ -347,15 +364,15 @@ int cmd_attach(int argc, char **argv)
 {
 	struct attach_opts o;
 	char name[NAME_MAX_LEN + 1];
-	int id, rc;
+	int id, rc, lock_fd;
 
 	rc = parse_opts(argc, argv, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;	/* -1: --help */
 	id = vlb_adapter_type_id(o.type);
 	if (id < 0)
-		return cli_usage("attach", "unknown device type '%s': use blk, fs, net, rng, input, gpio, sound, console, scmi, i2c, vsock, 9p, or a number 1-63",
-				 o.type);
+		return cli_usage("attach", "unknown device type '%s': use %s, or a number 1-63",
+				 o.type, type_names());
 	cli_log_init(o.verbose);
 	rc = check_module();
 	if (rc)
@@ -363,7 +380,16 @@ int cmd_attach(int argc, char **argv)
 	rc = state_dir_create();
 	if (rc < 0)
 		return cli_error(rc == -EACCES || rc == -EPERM ? EXIT_PERM : EXIT_FAIL,
-				 "cannot create %s: %s (run as root)", STATE_DIR, strerror(-rc));
-	rc = pick_name(&o, id, name);
-	return rc ? rc : attach(&o, id, name);
+				 "cannot use %s: %s (%s)", state_dir(), strerror(-rc),
+				 rc == -EPERM ? "it is not this user's directory: remove it" :
+				 geteuid() == 0 ? "is /run writable?" :
+				 "set XDG_RUNTIME_DIR to a directory of yours, as a login session does");
+	lock_fd = reserve_name(&o, id, name);
+	if (lock_fd < 0)
+		return -lock_fd;
+	/* lock_fd stays open (and is inherited by the background adapter) */
+	rc = attach(&o, id, name);
+	if (rc)
+		state_remove(name, false);	/* still ours: the lock is held */
+	return rc;
 }

@@ -4,6 +4,7 @@
 #define VLOOPBACKCTL_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -40,13 +41,18 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
  */
 int cli_report(int err, int code, const char *what);
 
-/* state.c: /run/vloopback/NAME, one file per attachment */
+/*
+ * state.c: one entry per attachment in the state directory: /run/vloopback
+ * for root, $XDG_RUNTIME_DIR/vloopback (or /run/user/UID/vloopback) for
+ * other users, $VLB_STATE_DIR if set (tests).  Each entry's NAME.lock is
+ * created exclusively and held locked by the adapter for its whole life.
+ */
 #define STATE_DIR	"/run/vloopback"
 #define NAME_MAX_LEN	32
 
 struct cli_state {
 	char name[NAME_MAX_LEN + 1];
-	pid_t pid;			/* the adapter process */
+	pid_t pid;			/* the adapter process; 0 while starting */
 	char type[16];
 	uint32_t device_id;
 	char socket[108];
@@ -56,21 +62,47 @@ struct cli_state {
 };
 
 bool state_name_valid(const char *name);
-/* 0, or -errno: the directory cannot be made (EACCES...) */
+/* This user's state directory */
+const char *state_dir(void);
+/* Which one for uid, given $VLB_STATE_DIR and $XDG_RUNTIME_DIR (may be NULL) */
+const char *state_dir_for(uid_t uid, const char *override, const char *runtime);
+/* 0, or -errno: the directory cannot be made (EACCES...), or is not ours (EPERM) */
 int state_dir_create(void);
+/*
+ * Take NAME for a new attachment: its lock file is created exclusively and
+ * locked.  Returns the lock's fd, to keep open (and inherited) as long as
+ * the adapter lives, or -EEXIST if a live attachment has the name, or
+ * -errno.  A dead attachment of that name is removed first.
+ */
+int state_reserve(const char *name);
+/* The same for the first free name of base0, base1...; written into name */
+int state_reserve_next(const char *base, char *name, size_t len);
+/* Write s (the data file), atomically */
 int state_write(const struct cli_state *s);
-/* 0, -ENOENT when there is no such attachment, or another -errno */
+/* 0 (s filled; only its name while starting), -ENOENT, or another -errno */
 int state_read(const char *name, struct cli_state *s);
+/* Remove NAME's files (the owner, when its adapter ends) */
 void state_remove(const char *name, bool with_log);
 /* The log file of an attachment's background adapter */
 void state_log_path(const char *name, char *buf, size_t len);
-/* Whether the adapter process of s still runs */
+/* Whether the adapter of s lives: it holds the lock (never a pid guess) */
 bool state_alive(const struct cli_state *s);
+/* If NAME's adapter is dead, remove its files (and its log); true then */
+bool state_clean(const char *name, bool with_log);
+/*
+ * Send sig to the adapter of s, if it still lives; never to another
+ * process that got its pid.  0, -ESRCH (not alive), or -errno.
+ */
+int state_signal(const struct cli_state *s, int sig);
 /* Whether the kernel still has the device of s */
 bool state_device_present(const struct cli_state *s);
 /* Names of all attachments, sorted; *n of them.  Free with state_free_names */
 char **state_names(int *n);
 void state_free_names(char **names, int n);
+
+/* notify.c: sd_notify(3)'s protocol, without libsystemd */
+/* Send msg to $NOTIFY_SOCKET if set: 1 sent, 0 not under systemd, -errno */
+int cli_sd_notify(const char *msg);
 
 /* Print s as one JSON object (no newline) */
 void state_print_json(const struct cli_state *s);

@@ -63,15 +63,17 @@ static void flush_disk(const struct cli_state *s)
 
 static int stop_adapter(const struct cli_state *s)
 {
-	if (kill(s->pid, SIGTERM) < 0 && errno != ESRCH)
-		return cli_error(errno == EPERM ? EXIT_PERM : EXIT_FAIL,
-				 "detach %s: cannot signal its adapter (pid %d): %s (run as root)",
-				 s->name, (int)s->pid, strerror(errno));
+	int rc = state_signal(s, SIGTERM);
+
+	if (rc < 0 && rc != -ESRCH)
+		return cli_error(rc == -EPERM ? EXIT_PERM : EXIT_FAIL,
+				 "detach %s: cannot signal its adapter (pid %d): %s (run as its user or root)",
+				 s->name, (int)s->pid, strerror(-rc));
 	if (wait_gone(s, TERM_WAIT_MS))
 		return 0;
 	cli_error(0, "warning: detach %s: the adapter (pid %d) did not stop within %d s: killing it",
 		  s->name, (int)s->pid, TERM_WAIT_MS / 1000);
-	kill(s->pid, SIGKILL);
+	state_signal(s, SIGKILL);
 	if (wait_gone(s, KILL_WAIT_MS))
 		return 0;
 	return cli_error(EXIT_FAIL, "detach %s: virtio%d is still there (see dmesg)",
@@ -104,11 +106,15 @@ int cmd_detach(int argc, char **argv)
 				 "detach %s: cannot read its state: %s", argv[optind],
 				 strerror(-rc));
 	if (state_alive(&s)) {
+		if (s.pid <= 0)
+			return cli_error(EXIT_FAIL, "detach %s: it is still attaching (try again in a moment)",
+					 s.name);
 		flush_disk(&s);
 		rc = stop_adapter(&s);
 		if (rc)
 			return rc;
 	}
-	state_remove(s.name, true);
+	/* What a killed adapter left; a new attachment of the name is kept */
+	state_clean(s.name, true);
 	return 0;
 }

@@ -10,8 +10,9 @@
 static const char list_usage[] =
 "Usage: vloopbackctl list [--json]\n"
 "\n"
-"Show every attachment: its name, type, whether its adapter runs, what the\n"
-"device became, and the back-end's socket.\n"
+"Show every attachment of this user (root's, or a group member's own): its\n"
+"name, type, whether its adapter runs, what the device became, and the\n"
+"back-end's socket.  Entries of adapters that were killed are removed.\n"
 "\n"
 "  -j, --json   one JSON array of objects (name, type, device_id, pid,\n"
 "               running, socket, virtio_index, device_present, queues, node)\n"
@@ -55,6 +56,8 @@ static const char *state_word(const struct cli_state *s)
 {
 	if (!state_alive(s))
 		return "ended";
+	if (s->pid <= 0)
+		return "attaching";
 	return state_device_present(s) ? "running" : "starting";
 }
 
@@ -77,8 +80,9 @@ int cmd_list(int argc, char **argv)
 		printf("%-12s %-8s %-8s %-16s %-9s %s\n", "NAME", "TYPE", "STATE",
 		       "DEVICE", "VIRTIO", "SOCKET");
 	for (i = 0; i < n; i++) {
-		if (state_read(names[i], &s) < 0)
-			continue;	/* went away meanwhile */
+		/* An adapter killed with -9 left its entry: remove it, not show it */
+		if (state_clean(names[i], false) || state_read(names[i], &s) < 0)
+			continue;	/* dead, or went away meanwhile */
 		if (json) {
 			if (shown++)
 				putchar(',');

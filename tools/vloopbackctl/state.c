@@ -1,18 +1,30 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 /*
- * What vloopbackctl remembers of an attachment: STATE_DIR/NAME, "key=value"
- * lines written by the adapter process once its device is up and removed
- * when it ends.  A file whose process is gone (killed with -9) is stale:
- * list and status say so, detach cleans it up.
+ * What vloopbackctl remembers of an attachment, in the state directory
+ * (/run/vloopback for root, $XDG_RUNTIME_DIR/vloopback for anyone else):
+ *
+ *   NAME.lock   created exclusively when the name is taken, and held
+ *               locked (flock) by the adapter process for its whole life:
+ *               the lock, not a pid, says the attachment is alive
+ *   NAME        "key=value" lines, written (by rename) once the device is up
+ *   NAME.log    the log of a background adapter
+ *   .lock       the directory's lock, held briefly while a name is taken or
+ *               a dead attachment's files are removed, so those never race
+ *
+ * An attachment whose NAME.lock is not locked is dead (its adapter was
+ * killed with -9): list, status, detach and attach remove its files.
  */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -29,17 +41,49 @@ bool state_name_valid(const char *name)
 	return true;
 }
 
+static char dir_buf[256];
+
+const char *state_dir_for(uid_t uid, const char *override, const char *runtime)
+{
+	if (override && *override == '/')
+		snprintf(dir_buf, sizeof(dir_buf), "%s", override);
+	else if (uid == 0)
+		snprintf(dir_buf, sizeof(dir_buf), "%s", STATE_DIR);
+	else if (runtime && *runtime == '/')
+		snprintf(dir_buf, sizeof(dir_buf), "%s/vloopback", runtime);
+	else
+		snprintf(dir_buf, sizeof(dir_buf), "/run/user/%u/vloopback",
+			 (unsigned int)uid);
+	return dir_buf;
+}
+
+const char *state_dir(void)
+{
+	if (!dir_buf[0])
+		/* secure_getenv: a set-user-id vloopbackctl ignores them */
+		state_dir_for(geteuid(), secure_getenv("VLB_STATE_DIR"),
+			      secure_getenv("XDG_RUNTIME_DIR"));
+	return dir_buf;
+}
+
 int state_dir_create(void)
 {
-	if (mkdir(STATE_DIR, 0755) < 0 && errno != EEXIST)
+	struct stat st;
+
+	/* Another user's attachments are none of ours: private unless root's */
+	if (mkdir(state_dir(), geteuid() == 0 ? 0755 : 0700) < 0 && errno != EEXIST)
 		return -errno;
+	if (lstat(state_dir(), &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return -EPERM;	/* not ours: someone planted it */
 	return 0;
 }
 
 static void state_path(const char *name, const char *suffix, char *buf,
 		       size_t len)
 {
-	snprintf(buf, len, "%s/%s%s", STATE_DIR, name, suffix);
+	snprintf(buf, len, "%s/%s%s", state_dir(), name, suffix);
 }
 
 void state_log_path(const char *name, char *buf, size_t len)
@@ -47,9 +91,121 @@ void state_log_path(const char *name, char *buf, size_t len)
 	state_path(name, ".log", buf, len);
 }
 
+/* The directory's lock: an fd to close, or -errno */
+static int dir_lock(void)
+{
+	char path[300];
+	int fd;
+
+	state_path(".lock", "", path, sizeof(path));
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			close(fd);
+			return -errno;
+		}
+	return fd;
+}
+
+/* 1 if NAME.lock is held by a live adapter, 0 if not (or missing) */
+static int lock_held(const char *name)
+{
+	char path[300];
+	int fd, held;
+
+	state_path(name, ".lock", path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+static void unlink_entry(const char *name, bool with_log)
+{
+	char path[300];
+
+	state_path(name, "", path, sizeof(path));
+	unlink(path);
+	state_path(name, ".lock", path, sizeof(path));
+	unlink(path);
+	if (with_log) {
+		state_log_path(name, path, sizeof(path));
+		unlink(path);
+	}
+}
+
+/* Under the directory lock: NAME is free, or was a dead attachment (removed) */
+static bool free_locked(const char *name)
+{
+	char path[300];
+
+	if (lock_held(name))
+		return false;
+	state_path(name, ".lock", path, sizeof(path));
+	if (access(path, F_OK) == 0) {
+		unlink_entry(name, false);	/* dead: its log may say why */
+		return true;
+	}
+	state_path(name, "", path, sizeof(path));
+	unlink(path);		/* a data file without its lock: dead too */
+	return true;
+}
+
+/* Under the directory lock: create NAME.lock and lock it; the fd or -errno */
+static int take_locked(const char *name)
+{
+	char path[300];
+	int fd;
+
+	state_path(name, ".lock", path, sizeof(path));
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int rc = -errno;
+
+		close(fd);
+		unlink(path);
+		return rc;
+	}
+	return fd;
+}
+
+int state_reserve(const char *name)
+{
+	int dfd = dir_lock(), fd;
+
+	if (dfd < 0)
+		return dfd;
+	fd = free_locked(name) ? take_locked(name) : -EEXIST;
+	close(dfd);
+	return fd;
+}
+
+int state_reserve_next(const char *base, char *name, size_t len)
+{
+	int dfd = dir_lock(), fd = -ENOSPC, i;
+
+	if (dfd < 0)
+		return dfd;
+	for (i = 0; i < 1000; i++) {
+		snprintf(name, len, "%s%d", base, i);
+		if (free_locked(name)) {
+			fd = take_locked(name);
+			break;
+		}
+	}
+	close(dfd);
+	return fd;
+}
+
 int state_write(const struct cli_state *s)
 {
-	char tmp[256], path[256];
+	char tmp[300], path[300];
 	FILE *f;
 	int rc;
 
@@ -63,7 +219,7 @@ int state_write(const struct cli_state *s)
 		s->name, (int)s->pid, s->type, s->device_id, s->socket,
 		s->virtio_index, s->node, s->queues);
 	rc = fclose(f) ? -errno : 0;
-	/* rename: readers see the old file or the whole new one */
+	/* rename: readers see no file or the whole of it */
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = -errno;
 	if (rc)
@@ -78,9 +234,7 @@ static void copy(char *dst, size_t len, const char *src)
 
 static void parse_line(struct cli_state *s, const char *key, const char *v)
 {
-	if (!strcmp(key, "name"))
-		copy(s->name, sizeof(s->name), v);
-	else if (!strcmp(key, "pid"))
+	if (!strcmp(key, "pid"))
 		s->pid = atoi(v);
 	else if (!strcmp(key, "type"))
 		copy(s->type, sizeof(s->type), v);
@@ -98,18 +252,23 @@ static void parse_line(struct cli_state *s, const char *key, const char *v)
 
 int state_read(const char *name, struct cli_state *s)
 {
-	char path[256], line[512];
+	char path[300], line[512];
 	char *eq;
 	FILE *f;
 
 	if (!state_name_valid(name))
 		return -ENOENT;
-	state_path(name, "", path, sizeof(path));
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
 	memset(s, 0, sizeof(*s));
 	s->virtio_index = -1;
+	copy(s->name, sizeof(s->name), name);
+	state_path(name, "", path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f) {
+		/* Taken, the device not up yet: an attachment starting */
+		if (errno == ENOENT && lock_held(name))
+			return 0;
+		return -errno;
+	}
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
 		eq = strchr(line, '=');
@@ -119,38 +278,64 @@ int state_read(const char *name, struct cli_state *s)
 		}
 	}
 	fclose(f);
-	copy(s->name, sizeof(s->name), name);
 	return 0;
 }
 
 void state_remove(const char *name, bool with_log)
 {
-	char path[256];
+	int dfd = dir_lock();
 
-	state_path(name, "", path, sizeof(path));
-	unlink(path);
-	if (with_log) {
-		state_log_path(name, path, sizeof(path));
-		unlink(path);
-	}
+	unlink_entry(name, with_log);
+	if (dfd >= 0)
+		close(dfd);
 }
 
-/* The pid is ours only if it is still a vloopbackctl: pids get reused */
 bool state_alive(const struct cli_state *s)
 {
-	char path[64], comm[32] = "";
-	FILE *f;
+	return lock_held(s->name);
+}
 
-	if (s->pid <= 0 || (kill(s->pid, 0) < 0 && errno == ESRCH))
+bool state_clean(const char *name, bool with_log)
+{
+	char path[300];
+	int dfd = dir_lock();
+	bool dead = false;
+
+	if (dfd < 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)s->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = '\0';
-	fclose(f);
-	return !strncmp(comm, "vloopbackctl", 12);
+	if (!lock_held(name)) {
+		free_locked(name);
+		if (with_log) {
+			state_log_path(name, path, sizeof(path));
+			unlink(path);
+		}
+		dead = true;
+	}
+	close(dfd);
+	return dead;
+}
+
+int state_signal(const struct cli_state *s, int sig)
+{
+	int pidfd, rc = 0;
+
+	if (s->pid <= 0)
+		return -ESRCH;
+	/*
+	 * The pidfd names one process for good.  The lock checked after it
+	 * is opened proves that process is still the adapter (while the
+	 * adapter lives its pid cannot be reused), so a pid reused since the
+	 * adapter died is never signalled.
+	 */
+	pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	if (!lock_held(s->name))
+		rc = -ESRCH;
+	else if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+		rc = -errno;
+	close(pidfd);
+	return rc;
 }
 
 bool state_device_present(const struct cli_state *s)
@@ -171,19 +356,26 @@ static int by_name(const void *a, const void *b)
 
 char **state_names(int *n)
 {
-	DIR *d = opendir(STATE_DIR);
-	char **names = NULL, **grown;
+	DIR *d = opendir(state_dir());
+	char **names = NULL, **grown, name[NAME_MAX_LEN + 1];
 	struct dirent *e;
+	size_t len;
 
 	*n = 0;
 	while (d && (e = readdir(d))) {
-		if (!state_name_valid(e->d_name))
-			continue;	/* ".", "..", logs, temporary files */
+		/* One entry per NAME.lock: every attachment has one */
+		len = strlen(e->d_name);
+		if (len <= 5 || len - 5 > NAME_MAX_LEN ||
+		    strcmp(e->d_name + len - 5, ".lock"))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(len - 5), e->d_name);
+		if (!state_name_valid(name))
+			continue;	/* the directory's own .lock */
 		grown = realloc(names, (*n + 1) * sizeof(*names));
 		if (!grown)
 			break;
 		names = grown;
-		names[*n] = strdup(e->d_name);
+		names[*n] = strdup(name);
 		if (names[*n])
 			(*n)++;
 	}

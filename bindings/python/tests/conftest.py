@@ -5,16 +5,21 @@ FakeLib stands in for the C module (vloopback._vloopback), which needs the
 kernel module: it is a fake, named so, for what the host cannot produce.
 Its fds are real eventfds, so the run loops really poll; a test queues
 requests with submit() and messages with message(), which the next
-dispatch delivers the way the shim in vloopback.i does.
+dispatch delivers the way the shim in vloopback.i does: as the C module's
+vloopback.Buffer when it is importable (the python-module run), plain
+memoryviews otherwise (python-unit, from the sources).
 """
 
 import errno
 import os
+import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import pytest
 
 from vloopback import device as device_mod
+
+Buffer = device_mod.Buffer      # None when the C module is not importable
 
 
 class FakeRequest:
@@ -51,6 +56,9 @@ class FakeLib:
         self.messages: List[Callable[[object], None]] = []
         self.replies: List[object] = []
         self.lazy_kick: Dict[int, int] = {}
+        self.destroying = False
+        self.destroy_delay = 0.0
+        self.completed_while_destroyed = 0
 
     def close(self) -> None:
         for fd in (self.dev_fd, *self.queue_fds):
@@ -89,7 +97,10 @@ class FakeLib:
         return 0
 
     def vlb_dev_destroy(self, dev):
+        self.destroying = True
+        time.sleep(self.destroy_delay)      # releases the GIL, as C does
         self.destroyed += 1
+        self.destroying = False
 
     def vlb_dev_fd(self, dev):
         return self.dev_fd
@@ -126,10 +137,8 @@ class FakeLib:
             pass
         todo = self.requests.pop(q[1], [])
         for r in todo:
-            self.device._on_request(
-                q[1], r,
-                tuple(memoryview(b).toreadonly() for b in r.readable),
-                tuple(memoryview(b) for b in r.writable))
+            self.device._on_request(q[1], r, views(r.readable, True),
+                                    views(r.writable, False))
         return len(todo)
 
     def vlb_queue_notify(self, q):
@@ -139,12 +148,25 @@ class FakeLib:
         self.lazy_kick[q[1]] = min_held
 
     def vlb_req_complete(self, req, written):
-        req.completions.append((written, True))
-        return self.complete_rc
+        return self._completed(req, written, True)
 
     def vlb_req_complete_nonotify(self, req, written):
-        req.completions.append((written, False))
+        return self._completed(req, written, False)
+
+    def _completed(self, req, written, notify):
+        if self.destroying or self.destroyed:
+            self.completed_while_destroyed += 1     # a use after free in C
+        time.sleep(0)       # C releases the GIL: let close() interleave
+        req.completions.append((written, notify))
         return self.complete_rc
+
+
+def views(buffers, readonly):
+    """What the shim hands Python: Buffers (C module built) or memoryviews."""
+    if Buffer is not None:
+        return tuple(Buffer(b, readonly=readonly) for b in buffers)
+    return tuple(memoryview(b).toreadonly() if readonly else memoryview(b)
+                 for b in buffers)
 
 
 @pytest.fixture

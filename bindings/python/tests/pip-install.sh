@@ -1,15 +1,18 @@
 #!/bin/bash
-# Usage: pip-install.sh MESON BUILDDIR PYTHON
+# Usage: pip-install.sh MESON BUILDDIR PYTHON [PYTHON...]
 # "pip install ./bindings/python" as a user does it, on a machine where
 # libvloopback is installed (here: staged with meson install and found
-# through PKG_CONFIG_*), into a fresh venv, without any package index.
-# Then the installed module loads the staged library and reports a missing
-# virtio_loopback.ko as vloopback.Error(ENOENT).
+# through PKG_CONFIG_*), into a fresh venv of each PYTHON, with the pip
+# that venv comes with, without any package index.  Then the installed
+# module loads the staged library and reports a missing virtio_loopback.ko
+# as vloopback.Error(ENOENT).  An extra PYTHON without its C headers is
+# skipped; the pip versions used are printed (pip >= 23.1 no longer builds a
+# setup.py without pyproject.toml).
 set -euo pipefail
 
 meson=$1
 build=$2
-python=$3
+shift 2
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 stage=$(mktemp -d "${TMPDIR:-/tmp}/vlb-pip.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
@@ -22,12 +25,20 @@ export PKG_CONFIG_SYSROOT_DIR=$stage/root PKG_CONFIG_LIBDIR=$stage/root${pc#.}
 # pip builds in the tree it is given: give it a copy
 cp -r "$src" "$stage/src"
 rm -rf "$stage/src/tests"
-"$python" -m venv "$stage/venv"
-"$stage/venv/bin/pip" install --no-index --quiet "$stage/src"
-
 export LD_LIBRARY_PATH=$stage/root$libdir VLB_DEVICE_NODE=$stage/no-such-node
-cd "$stage"
-"$stage/venv/bin/python" - <<'PY'
+first=1
+for python in "$@"; do
+	inc=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+	if [ -z "$first" ] && [ ! -e "$inc/Python.h" ]; then
+		echo "pip-install: $python has no C headers: skipped"
+		continue
+	fi
+	first=
+	venv=$stage/venv-$(basename "$python")-$RANDOM
+	"$python" -m venv "$venv"
+	echo "pip-install: $("$venv/bin/pip" --version)"
+	(cd "$stage" && "$venv/bin/pip" install --no-index --quiet "$stage/src")
+	(cd "$stage" && "$venv/bin/python" - <<'PY'
 import errno
 import vloopback
 from vloopback import _vloopback
@@ -41,3 +52,5 @@ else:
     raise AssertionError("module_info() without a module did not fail")
 print("pip-installed vloopback", _vloopback.VERSION, "works")
 PY
+	)
+done

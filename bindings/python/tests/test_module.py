@@ -20,7 +20,16 @@ def no_module(monkeypatch, tmp_path):
 
 
 def test_version_is_the_librarys():
-    assert _vloopback.VERSION == "0.1.0"
+    assert _vloopback.VERSION == "0.2.0"
+
+
+def test_device_types_are_the_librarys_table():
+    types = vloopback.device_types()
+    by_name = {t.name: t for t in types}
+    assert by_name["blk"] == ("blk", "BLOCK", 2, "virtio_blk", "block/vd*")
+    assert by_name["gpio"].id == 41 and by_name["9p"].ident == "NINEP"
+    assert [int(m) for m in vloopback.DeviceId] == [t.id for t in types]
+    assert vloopback.DeviceId.BLOCK == 2 and vloopback.DeviceId.I2C == 34
 
 
 def test_module_info_without_module_raises_enoent():

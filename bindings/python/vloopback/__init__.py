@@ -10,8 +10,9 @@ Errors are ``vloopback.Error``, an ``OSError`` carrying the C library's
 errno; the library's own messages go to the ``vloopback`` logger.
 """
 
-from .device import Device, DeviceId, Queue, module_info
+from .device import (Buffer, Device, DeviceId, DeviceType, Queue, device_types,
+                     module_info)
 from .errors import Error
 from .request import Request
 
-__all__ = ["Device", "DeviceId", "Error", "Queue", "Request", "module_info"]
+__all__ = ["Buffer", "Device", "DeviceType", "device_types", "DeviceId", "Error", "Queue", "Request", "module_info"]

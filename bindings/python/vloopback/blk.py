@@ -4,8 +4,10 @@
 A request is a 16-byte header the driver wrote (type, reserved, sector),
 the data (readable for writes, writable for reads), and a status byte,
 the last writable byte.  BlockDevice parses it and calls ``read()`` and
-``write()`` once per buffer segment, with memoryviews onto the driver's
-buffers; a disk only implements those two::
+``write()`` once per buffer segment, with a ``vloopback.Buffer`` onto the
+driver's buffer, valid during the call only (it is released when the call
+returns: keep a copy, ``bytes(buf)``, not the Buffer); a disk only
+implements those two::
 
     class RamDisk(BlockDevice):
         def __init__(self, size):
@@ -22,7 +24,7 @@ buffers; a disk only implements those two::
 import struct
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
-from .device import Device, DeviceId, Queue
+from .device import Device, Queue
 from .request import Request, spans
 
 SECTOR = 512
@@ -84,7 +86,7 @@ class BlockDevice(Device):
     reports for those sectors, and the disk keeps serving.
     """
 
-    device_id = DeviceId.BLOCK
+    device_id = 2       # VIRTIO_ID_BLOCK: this module speaks virtio-blk
     queue_size = 256
     features = (1 << F_SEG_MAX) | (1 << F_BLK_SIZE) | (1 << F_FLUSH)
     serial = b"vloopback-python"
@@ -98,12 +100,14 @@ class BlockDevice(Device):
         kwargs.setdefault("config", config(size, seg_max=queue_size - 2))
         super().__init__(**kwargs)
 
-    def read(self, offset: int, buf: memoryview) -> None:
-        """Fill buf with the disk's bytes at offset."""
+    def read(self, offset: int, buf: Any) -> None:
+        """Fill buf (a writable Buffer, valid during the call) with the
+        disk's bytes at offset."""
         raise NotImplementedError(f"{type(self).__name__}.read")
 
-    def write(self, offset: int, data: memoryview) -> None:
-        """Store data at offset."""
+    def write(self, offset: int, data: Any) -> None:
+        """Store data (a read-only Buffer, valid during the call) at
+        offset."""
         raise NotImplementedError(f"{type(self).__name__}.write")
 
     def flush(self) -> None:
@@ -147,16 +151,23 @@ class BlockDevice(Device):
         else:
             self._finish(request, 0, S_IOERR)
 
-    def _transfer(self, sector: int, length: int, views: Sequence[memoryview],
-                  start: int, fn: Callable[[int, memoryview], None]) -> int:
+    def _transfer(self, sector: int, length: int, views: Sequence[Any],
+                  start: int, fn: Callable[[int, Any], None]) -> int:
         """Call fn(disk offset, segment) over length bytes of views from
-        start; the status."""
+        start; the status.  Each segment is released when fn returns, so
+        the disk never holds the driver's memory past its call (a
+        memoryview of it still alive raises BufferError here, which fails
+        the request)."""
         offset = sector * SECTOR
         if length % SECTOR or offset + length > self.size:
             return S_IOERR
         for segment in spans(views, start, length):
-            fn(offset, segment)
-            offset += len(segment)
+            size = len(segment)
+            try:
+                fn(offset, segment)
+            finally:
+                segment.release()
+            offset += size
         return S_OK
 
     @staticmethod

@@ -10,8 +10,9 @@ import importlib
 import logging
 import os
 import select
+import threading
 import time
-from typing import Any, Callable, Dict, Optional, Set, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Set, Tuple
 
 from .errors import Error, check
 from .request import Request
@@ -25,22 +26,30 @@ except ImportError as _exc:     # the pure-Python parts still import (tests, doc
 
 log = logging.getLogger("vloopback")
 
+# A request's buffers (see Request); None without the C module
+Buffer: Any = getattr(_c, "Buffer", None)
+
 SYSFS_VIRTIO = "/sys/bus/virtio/devices"
 
 
-class DeviceId(enum.IntEnum):
-    """Some virtio device types (VIRTIO_ID_* of <linux/virtio_ids.h>)."""
-    NET = 1
-    BLOCK = 2
-    CONSOLE = 3
-    RNG = 4
-    SCSI = 8
-    NINEP = 9
-    GPU = 16
-    INPUT = 18
-    VSOCK = 19
-    SOUND = 25
-    FS = 26
+class DeviceType(NamedTuple):
+    """A virtio device type the library knows (struct vlb_device_type)."""
+    name: str           # short name: "blk", "fs", "9p"...
+    ident: str          # its DeviceId member's name: "BLOCK", "NINEP"...
+    id: int             # VIRTIO_ID_*
+    driver: Optional[str]   # the kernel module that drives it
+    sysfs: str          # what the driver makes under virtioN/ (a glob)
+
+
+def device_types() -> Tuple[DeviceType, ...]:
+    """The library's table of device types (the one vloopbackctl uses)."""
+    return tuple(DeviceType(*t) for t in _lib().vlbpy_device_types())
+
+
+# The virtio device types of the library's table, by ident (DeviceId.BLOCK,
+# DeviceId.RNG...); empty without the C module
+DeviceId = enum.IntEnum(    # type: ignore[misc]
+    "DeviceId", [] if _c is None else [(t[1], t[2]) for t in _c.vlbpy_device_types()])
 
 
 def _lib() -> Any:
@@ -165,6 +174,9 @@ class Device:
                 setattr(self, name, value)
         lib = _lib()
         self._held: Set[Request] = set()
+        # Serializes close() with completions from other threads: C must
+        # never complete a request of a destroyed device
+        self._close_lock = threading.Lock()
         self._pending: Optional[BaseException] = None
         self._poller: Optional[select.poll] = None
         rc, dev = lib.vlbpy_dev_create(self, self.device_id, self.vendor_id,
@@ -202,7 +214,8 @@ class Device:
 
     def on_reset(self) -> None:
         """The driver reset the device: forget its state.  Requests still
-        held are dropped (their ``complete()`` returns False)."""
+        held are dropped (their buffers are revoked, their ``complete()``
+        returns False)."""
 
     def on_config_write(self, offset: int, data: bytes) -> None:
         """The driver wrote data at offset of config space (already stored).
@@ -323,14 +336,24 @@ class Device:
 
     def close(self) -> None:
         """Remove the kernel device (its requests in flight fail) and drop
-        the requests still held: their buffers are gone."""
+        the requests still held: their buffers are gone (revoked: a Buffer
+        kept raises ValueError).  Raises BufferError, and closes nothing,
+        while a memoryview of a held request's buffer is alive (as
+        ``mmap.close()`` does): the mapping stays until it is released.
+        Safe against completions on other threads (they return False from
+        then on)."""
         if self._dev is None:
-            return
-        for request in self._held:
-            request._drop()
-        self._held.clear()
-        _lib().vlb_dev_destroy(self._dev)
-        self._dev = None
+            return      # also a half-made device, without a lock yet
+        with self._close_lock:
+            if self._dev is None:
+                return
+            for request in self._held:
+                request.check_unexported()
+            for request in self._held:
+                request._drop()
+            self._held.clear()
+            dev, self._dev = self._dev, None
+            _lib().vlb_dev_destroy(dev)
         self._poller = None
         if self._stop_fd >= 0:
             os.close(self._stop_fd)
@@ -396,11 +419,12 @@ class Device:
             raise exc
 
     def _complete(self, request: Request, written: int, notify: bool) -> int:
-        self._held.discard(request)
-        if self._dev is None:
-            return -errno.ESTALE     # dropped with the device
         complete = _lib().vlb_req_complete if notify else _lib().vlb_req_complete_nonotify
-        return int(complete(request._handle, written))
+        with self._close_lock:
+            self._held.discard(request)
+            if self._dev is None:
+                return -errno.ESTALE     # dropped with the device
+            return int(complete(request._handle, written))
 
     def _hook_failed(self, what: str, exc: BaseException) -> int:
         """The errno a hook's exception answers the driver with."""
@@ -415,8 +439,8 @@ class Device:
 
     # Called by the C library (through the shim in vloopback.i); never raise.
 
-    def _on_request(self, index: int, handle: object, readable: Tuple[memoryview, ...],
-                    writable: Tuple[memoryview, ...]) -> None:
+    def _on_request(self, index: int, handle: object, readable: Tuple[Any, ...],
+                    writable: Tuple[Any, ...]) -> None:
         request = Request(self, handle, readable, writable)
         self._held.add(request)
         queue = self.queues[index]
@@ -443,6 +467,10 @@ class Device:
                 request.complete(0)
             except Error:
                 pass    # the queue broke meanwhile: logged by the library
+            except BufferError:
+                log.error("%r queue %d: a memoryview of a failed request's buffer "
+                          "is still alive: the request stays held until it is "
+                          "released and the request completed", self, queue.index)
 
     def _on_features(self, acked: int) -> int:
         try:
@@ -458,6 +486,16 @@ class Device:
             self._hook_failed("on_driver_ok", exc)
 
     def _on_reset(self) -> None:
+        # The driver takes its buffers back: revoke those still held (their
+        # complete() returns False)
+        for request in self._held:
+            try:
+                request.check_unexported()
+            except BufferError:
+                log.warning("%r: reset while a memoryview of a held request's "
+                            "buffer is alive: it still maps the driver's memory",
+                            self)
+            request._revoke()
         try:
             self.on_reset()
         except BaseException as exc:    # pylint: disable=broad-except

@@ -2,7 +2,7 @@
 """Requests: the descriptor chains a driver makes available."""
 
 import errno
-from typing import Iterator, Protocol, Sequence
+from typing import Any, Iterator, Protocol, Sequence
 
 from .errors import check
 
@@ -14,8 +14,7 @@ class _Owner(Protocol):
         ...
 
 
-def spans(views: Sequence[memoryview], offset: int,
-          length: int) -> Iterator[memoryview]:
+def spans(views: Sequence[Any], offset: int, length: int) -> Iterator[Any]:
     """Yield slices of views covering [offset, offset + length) of their
     concatenation, in order; stop early where the views end."""
     for view in views:
@@ -35,10 +34,15 @@ class Request:
     """One request from the driver.
 
     ``readable`` are the buffers the driver filled (read them), ``writable``
-    the buffers it wants filled (write them): ``memoryview`` s straight onto
-    the device's shared memory, no copies.  They are valid until
-    ``complete()``, which releases them; do not keep slices of them past
-    it (copy what you need, e.g. ``bytes(view)``).
+    the buffers it wants filled (write them): ``vloopback.Buffer`` s
+    straight onto the device's shared memory, no copies.  A Buffer is
+    bytes-like (``len``, indexing, slicing, slice assignment, the buffer
+    protocol: ``bytes(buf)``, ``f.readinto(buf)``...).  They are valid until
+    ``complete()``: from then on a Buffer, or any slice of it, that was
+    kept raises ValueError (copy what you need, e.g. ``bytes(buf)``).  A
+    ``memoryview`` of one holds the raw memory, so ``complete()`` raises
+    BufferError while any is alive: release it first (``with
+    memoryview(buf) as m: ...``).
 
     A request must be completed exactly once, from any thread, during
     ``handle()`` or later.
@@ -47,10 +51,9 @@ class Request:
     __slots__ = ("readable", "writable", "_owner", "_handle", "_done")
 
     def __init__(self, owner: _Owner, handle: object,
-                 readable: Sequence[memoryview],
-                 writable: Sequence[memoryview]) -> None:
-        self.readable: Sequence[memoryview] = readable
-        self.writable: Sequence[memoryview] = writable
+                 readable: Sequence[Any], writable: Sequence[Any]) -> None:
+        self.readable: Sequence[Any] = readable
+        self.writable: Sequence[Any] = writable
         self._owner = owner
         self._handle = handle
         self._done = False
@@ -92,12 +95,14 @@ class Request:
         notify=False defers the interrupt: complete a batch so, then call
         ``queue.notify()``.  Returns False if the driver reset the device
         since it made the request (nothing is returned to it then); raises
-        vloopback.Error if the queue broke.
+        vloopback.Error if the queue broke, and BufferError, completing
+        nothing, while a memoryview of one of its buffers is alive.
         """
         if self._done:
             raise RuntimeError("request already completed")
         if written < 0:
             raise ValueError(f"written must be >= 0, not {written}")
+        self.check_unexported()
         self._drop()
         rc = self._owner._complete(self, written, notify)
         if rc == -errno.ESTALE:
@@ -105,11 +110,24 @@ class Request:
         check(rc, "completing a request")
         return True
 
+    def check_unexported(self) -> None:
+        """Raise BufferError if a memoryview of one of the buffers (or of a
+        slice of one) is alive: then the request cannot be completed."""
+        if any(getattr(view, "exported", False)
+               for view in (*self.readable, *self.writable)):
+            raise BufferError("a memoryview of this request's buffers is still "
+                              "alive: release it before completing the request")
+
     def _drop(self) -> None:
-        """Forget the buffers: they are the driver's again."""
+        """Forget the buffers: they are the driver's again.  Revokes the
+        Buffers (and their slices); the caller checked that none is
+        exported."""
         self._done = True
+        self._revoke()
+
+    def _revoke(self) -> None:
         for view in (*self.readable, *self.writable):
             try:
                 view.release()
             except BufferError:
-                pass    # something still exports it; nothing more we can do
+                pass    # a plain memoryview (a test's) with exports

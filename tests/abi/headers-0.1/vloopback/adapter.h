@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
+/*
+ * The adapter: attach an unmodified vhost-user back-end (qemu-storage-daemon,
+ * virtiofsd, ...) to this machine's kernel, so that its device appears here
+ * as /dev/vdX, a virtio-fs tag, a network interface..., with no VM.
+ *
+ * The adapter is the back-end's vhost-user front-end.  It connects to the
+ * back-end's socket and asks what it offers (features, queues, config), then
+ * creates a kernel device with that, and when the kernel's driver has set
+ * the device up, hands the back-end the device's shared memory and the very
+ * eventfds the module kicks and listens to.  From then on requests go
+ * between the kernel and the back-end directly; the adapter only relays
+ * control events (feature negotiation, reset, config changes).
+ *
+ * Life of an adapter:
+ *   vlb_adapter_create()   connect, query the back-end, create the device
+ *   vlb_adapter_start()    drivers may bind: serve the adapter from now on,
+ *                          the driver's probe waits for its answers
+ *   vlb_adapter_destroy()  stop the back-end's rings, disconnect, remove
+ *                          the kernel device
+ *
+ * Serving: either the application's own event loop (poll vlb_adapter_fd()
+ * for POLLIN, then call vlb_adapter_dispatch()), or vlb_adapter_run() on
+ * the calling thread, or vlb_adapter_run_thread() on a thread of the
+ * library's.  Dispatch never waits for the kernel; it does wait for the
+ * back-end's answers to what it relays, each exchange bounded by the
+ * configured timeout.
+ *
+ * Failure: when the back-end goes away (its socket closes, the process
+ * dies) or breaks the protocol, or the kernel fails the device, the adapter
+ * logs why, removes the kernel device at once (the kernel fails the
+ * requests in flight) and every later dispatch returns the same error.
+ * Only vlb_adapter_destroy() is left to do.
+ *
+ * Threads: an adapter is served by one thread at a time; vlb_adapter_stop()
+ * and the getters may be called from any thread.
+ */
+#ifndef VLOOPBACK_ADAPTER_H
+#define VLOOPBACK_ADAPTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vlb_adapter;
+
+/*
+ * Filled by the application, read only during vlb_adapter_create().  size
+ * is sizeof(struct vlb_adapter_config) as the application was compiled:
+ * fields are only appended, and reserved ones must be zero.  Zero means
+ * "the default" for every optional field.
+ */
+struct vlb_adapter_config {
+	uint32_t size;
+	uint32_t device_id;	/* VIRTIO_ID_*: see vlb_adapter_type_id() */
+	const char *socket_path; /* the back-end's listening unix socket */
+	/*
+	 * Queues: the type's usual count (for blk: as many as the back-end
+	 * has), never more than the back-end supports.
+	 */
+	uint16_t num_queues;
+	uint16_t queue_size;	/* ring entries, power of two; default 256 */
+	uint32_t timeout_ms;	/* per exchange with the back-end; default 5000 */
+	/*
+	 * virtio-fs and 9p: the tag, for back-ends that do not serve the
+	 * config space (virtiofsd); required for fs then.
+	 */
+	const char *tag;
+	/* Bytes of config space to ask the back-end for; default: the type's */
+	uint32_t config_size;
+	uint32_t reserved0;
+	uint64_t shm_size;	/* shared area bytes; default: the module's */
+	uint32_t reserved[8];
+};
+
+/*
+ * The virtio device id of a type name: blk, fs, net, rng, input, gpio,
+ * sound, console, scmi, i2c, vsock, 9p, or a number 1..63.  Returns the
+ * id, or -EINVAL for anything else.
+ */
+int vlb_adapter_type_id(const char *name);
+
+/* The name of a device id, or NULL if it has none. */
+const char *vlb_adapter_type_name(uint32_t device_id);
+
+/*
+ * Connect to the back-end, negotiate with it and create the kernel device
+ * (not started).  Blocks for at most a few exchanges' timeouts.  On success
+ * *out is a new adapter, destroyed with vlb_adapter_destroy().  Returns 0
+ * or -errno, logged with what to do: -ENOENT or -ECONNREFUSED when nothing
+ * listens on the socket, -ENOTSUP when the back-end lacks something the
+ * device needs, -EPROTO, -ETIMEDOUT or -ECONNRESET when it misbehaves, or
+ * the module's errors (see vlb_dev_create()).
+ */
+int vlb_adapter_create(const struct vlb_adapter_config *cfg,
+		       struct vlb_adapter **out);
+
+/* Let drivers bind; serve the adapter from now on.  0 or -errno. */
+int vlb_adapter_start(struct vlb_adapter *a);
+
+/*
+ * Stop the back-end's rings, disconnect from it and remove the kernel
+ * device (requests still in flight fail), then free everything.  Stops and
+ * joins the thread of vlb_adapter_run_thread() first.  NULL is ignored.
+ */
+void vlb_adapter_destroy(struct vlb_adapter *a);
+
+/* POLLIN on this fd: call vlb_adapter_dispatch().  Owned by the adapter. */
+int vlb_adapter_fd(struct vlb_adapter *a);
+
+/*
+ * Handle what is pending: messages from the kernel (relayed to the
+ * back-end), requests from the back-end, its disconnection.  Returns the
+ * number of events handled (0: nothing was pending), or -errno once the
+ * adapter has failed (see above): -ECONNRESET (back-end gone), -EPROTO,
+ * -EREMOTEIO (back-end refused a step), -ETIMEDOUT, -ENODEV (kernel
+ * device failed).
+ */
+int vlb_adapter_dispatch(struct vlb_adapter *a);
+
+/*
+ * Serve on the calling thread until vlb_adapter_stop() (returns 0) or a
+ * failure (returns its -errno).
+ */
+int vlb_adapter_run(struct vlb_adapter *a);
+
+/*
+ * Serve on a new thread (all signals blocked in it) until
+ * vlb_adapter_join().  Returns 0 or -errno if the thread cannot start.
+ */
+int vlb_adapter_run_thread(struct vlb_adapter *a);
+
+/*
+ * Stop the thread of vlb_adapter_run_thread() and wait for it.  Returns
+ * what its vlb_adapter_run() returned: 0, or the failure that ended it
+ * earlier.  -EINVAL if no thread runs.
+ */
+int vlb_adapter_join(struct vlb_adapter *a);
+
+/*
+ * Make the current or next vlb_adapter_run() or vlb_adapter_wait_sysfs()
+ * return.  Async-signal-safe: call it from a SIGTERM handler.
+ */
+void vlb_adapter_stop(struct vlb_adapter *a);
+
+/*
+ * Wait until the kernel's driver has created something in sysfs, serving
+ * the adapter meanwhile; pattern, name, len and the return values are
+ * those of vlb_dev_wait_sysfs() ("block/vd*" for a disk, "net/?*" for an
+ * interface, "driver" for a bound driver).  Not while a thread serves.
+ */
+int vlb_adapter_wait_sysfs(struct vlb_adapter *a, const char *pattern,
+			   char *name, size_t len, int timeout_ms);
+
+/*
+ * N of /sys/bus/virtio/devices/virtioN, or -EAGAIN before the kernel has
+ * registered the device, or -ENODEV once it is gone.
+ */
+int vlb_adapter_virtio_index(struct vlb_adapter *a);
+
+/* The device id, and the number of queues the device was created with */
+uint32_t vlb_adapter_device_id(struct vlb_adapter *a);
+unsigned int vlb_adapter_num_queues(struct vlb_adapter *a);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VLOOPBACK_ADAPTER_H */

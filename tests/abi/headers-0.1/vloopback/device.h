@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
+/*
+ * In-process virtio devices: the application implements the device side of
+ * a virtio device (its requests and its config space); the kernel's own
+ * driver (virtio-blk, virtio-input, ...) drives it through
+ * virtio_loopback.ko.
+ *
+ * Life of a device:
+ *   vlb_dev_create()   the kernel device exists, no driver yet
+ *   vlb_dev_start()    drivers may bind: from now on, serve the device fd
+ *                      (vlb_dev_dispatch), because the driver's probe waits
+ *                      for the answers (the module fails the device after
+ *                      its timeout, 10 s by default)
+ *   ...                ops->features, ops->driver_ok, then ops->handle per
+ *                      request; ops->reset when the driver goes away
+ *   vlb_dev_destroy()  the kernel device is removed
+ *
+ * Serving: either the ready-made loops (vlb_dev_run, vlb_dev_run_threaded),
+ * or the application's own event loop: poll vlb_dev_fd() and every
+ * vlb_queue_fd() for POLLIN, then call vlb_dev_dispatch() or
+ * vlb_queue_dispatch(); neither ever blocks.
+ *
+ * Threads: a device and its queues may be used from several threads under
+ * these rules, which the two run loops follow:
+ *   - vlb_dev_dispatch: one thread at a time.
+ *   - vlb_queue_dispatch: one thread at a time per queue; different queues
+ *     and the device may be dispatched concurrently.
+ *   - vlb_req_complete*, vlb_queue_notify, vlb_dev_set_config, vlb_dev_stop
+ *     and the getters: any thread, any time between create and destroy.
+ *   - vlb_dev_create, vlb_dev_start, vlb_dev_destroy: with nothing else
+ *     running on that device.
+ * Callbacks run on the thread that dispatches: ops->handle on the queue's,
+ * the others on the device's.  While a queue's ops->handle runs, a reset
+ * waits for it to return (so a reset never pulls buffers from under a
+ * handler), which also means ops->handle must not wait for the device's
+ * thread.
+ */
+#ifndef VLOOPBACK_DEVICE_H
+#define VLOOPBACK_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vlb_dev;
+struct vlb_queue;
+
+/*
+ * One request: a descriptor chain the driver made available.  out are the
+ * buffers the driver filled (read them), in the buffers the driver wants
+ * filled (write them); both point into the device's shared memory.
+ * The library owns the request: it stays valid from ops->handle until
+ * vlb_req_complete*() (or, for a request held across a reset, until the
+ * completion that reports -ESTALE) and must not be touched afterwards.
+ */
+struct vlb_req {
+	struct iovec *out;	/* driver -> device */
+	unsigned int n_out;
+	struct iovec *in;	/* device -> driver */
+	unsigned int n_in;
+	void *data;		/* the application's, while it holds the request */
+};
+
+/*
+ * What the device does.  Only handle is required.  A callback that returns
+ * int answers the driver: 0 accepts, -errno refuses (the driver's step fails).
+ */
+struct vlb_dev_ops {
+	/* The driver accepted these features (all bits, transport ones too) */
+	int (*features)(struct vlb_dev *dev, uint64_t acked);
+	/* The driver is ready; requests may arrive from now on */
+	void (*driver_ok)(struct vlb_dev *dev);
+	/*
+	 * The driver reset the device: forget driver state, and drop the
+	 * requests still held (their completion returns -ESTALE).  No queue
+	 * handler runs at the same time.
+	 */
+	void (*reset)(struct vlb_dev *dev);
+	/*
+	 * The driver wrote len bytes at off in config space (the module has
+	 * already stored them).  A device whose config reacts to writes (e.g.
+	 * virtio-input's select/subsel) updates it here with
+	 * vlb_dev_set_config(notify=false): the driver reads after the reply.
+	 */
+	int (*config_write)(struct vlb_dev *dev, uint32_t off, const void *data,
+			    uint32_t len);
+	/* A request on queue q; it must eventually be completed, from any thread */
+	void (*handle)(struct vlb_queue *q, struct vlb_req *req);
+};
+
+/*
+ * Filled by the application, read only during vlb_dev_create().  size is
+ * sizeof(struct vlb_dev_config) as the application was compiled: fields
+ * are only ever appended, and reserved must be zero.
+ */
+struct vlb_dev_config {
+	uint32_t size;
+	uint32_t device_id;		/* VIRTIO_ID_* */
+	uint32_t vendor_id;
+	uint16_t num_queues;		/* 1..VLB_MAX_QUEUES */
+	uint16_t queue_size;		/* power of two, 2..VLB_MAX_QUEUE_SIZE */
+	/*
+	 * Device features offered.  The library adds the ring features it
+	 * implements (INDIRECT_DESC, EVENT_IDX); the module adds VERSION_1 and
+	 * ACCESS_PLATFORM.
+	 */
+	uint64_t features;
+	const void *config;		/* initial config space, copied */
+	uint32_t config_size;
+	uint32_t reserved0;
+	uint64_t shm_size;		/* shared area bytes, 0 = the module's default */
+	const struct vlb_dev_ops *ops;	/* copied */
+	void *opaque;			/* returned by vlb_dev_opaque() */
+	uint32_t reserved[8];
+};
+
+/*
+ * Create the kernel device (not started).  On success *out is a new device
+ * the caller destroys with vlb_dev_destroy().  Returns 0 or -errno (logged,
+ * with a hint, e.g. when the module is not loaded).
+ */
+int vlb_dev_create(const struct vlb_dev_config *cfg, struct vlb_dev **out);
+
+/* Let drivers bind.  Serve the device from now on (see above).  0 or -errno. */
+int vlb_dev_start(struct vlb_dev *dev);
+
+/*
+ * Remove the kernel device (requests in flight are failed by the kernel)
+ * and free everything, including requests the application still holds.
+ * NULL is ignored.
+ */
+void vlb_dev_destroy(struct vlb_dev *dev);
+
+/* The device fd: POLLIN means call vlb_dev_dispatch().  Owned by dev. */
+int vlb_dev_fd(struct vlb_dev *dev);
+
+/*
+ * Handle every pending message from the driver (features, driver ok,
+ * reset, config writes), calling ops.  Never blocks.  Returns the number
+ * handled, or -ENODEV once the module has failed the device (it is gone:
+ * destroy it), or another -errno.
+ */
+int vlb_dev_dispatch(struct vlb_dev *dev);
+
+/* Queue i, or NULL if i >= num_queues.  Owned by dev. */
+struct vlb_queue *vlb_dev_queue(struct vlb_dev *dev, unsigned int i);
+
+unsigned int vlb_dev_num_queues(struct vlb_dev *dev);
+void *vlb_dev_opaque(struct vlb_dev *dev);
+
+/* Negotiated features: 0 until ops->features is called, and after a reset */
+uint64_t vlb_dev_features(struct vlb_dev *dev);
+
+/*
+ * N of /sys/bus/virtio/devices/virtioN, or -EAGAIN before the kernel has
+ * registered the device (it does so shortly after vlb_dev_start).
+ */
+int vlb_dev_virtio_index(struct vlb_dev *dev);
+
+/*
+ * Update config space at off (len bytes, copied).  notify raises a config
+ * change interrupt in the driver; not needed from ops->config_write.
+ */
+int vlb_dev_set_config(struct vlb_dev *dev, uint32_t off, const void *data,
+		       uint32_t len, bool notify);
+
+/* The kick eventfd: POLLIN means call vlb_queue_dispatch().  Owned by dev. */
+int vlb_queue_fd(struct vlb_queue *q);
+
+/*
+ * Pop the requests the driver made available and pass each to ops->handle.
+ * Completions made during the round interrupt the driver once, at its end.
+ * To be fair to other queues a round takes at most one ring's worth of
+ * requests and re-arms the fd if more are waiting.  Never blocks.
+ * Returns the number of requests handled, or -errno: -EIO if the queue is
+ * broken (the driver wrote a malformed ring; logged once; it stays broken
+ * until the driver resets the device).
+ */
+int vlb_queue_dispatch(struct vlb_queue *q);
+
+/*
+ * For a queue whose buffers the device keeps until it has something to put
+ * in them (virtio-input events, received packets): while the device holds
+ * at least min_held requests of the queue, the driver does not kick when it
+ * adds buffers, so re-posting a buffer after each event costs no kick and
+ * no wakeup.  The buffers added meanwhile are taken by the next
+ * vlb_queue_dispatch(); when a completion leaves the device holding fewer
+ * than min_held, kicks come back on and, if buffers are waiting, the queue
+ * fd is signalled.  min_held is what the device needs at once (1 for one
+ * event per buffer).  0, the default: the driver kicks for every batch.
+ */
+void vlb_queue_set_lazy_kick(struct vlb_queue *q, unsigned int min_held);
+
+struct vlb_dev *vlb_queue_dev(struct vlb_queue *q);
+unsigned int vlb_queue_index(struct vlb_queue *q);
+
+/*
+ * Give the request back to the driver with written bytes stored in its in
+ * buffers (clamped to their size), and interrupt the driver if it asked
+ * for it: at the end of the current round when called from ops->handle,
+ * at once otherwise.  req is invalid afterwards.
+ * Returns 0, -ESTALE if the driver reset the device since the request was
+ * made (nothing is returned: the request is just freed), or -EIO if the
+ * queue broke meanwhile.
+ */
+int vlb_req_complete(struct vlb_req *req, uint32_t written);
+
+/*
+ * The same without the interrupt: complete a batch this way, then call
+ * vlb_queue_notify() once.
+ */
+int vlb_req_complete_nonotify(struct vlb_req *req, uint32_t written);
+
+/* Interrupt the driver if it wants to hear of what was completed. 0 or -errno */
+int vlb_queue_notify(struct vlb_queue *q);
+
+/*
+ * Serve the device and all its queues on the calling thread until
+ * vlb_dev_stop() or until the device fails.  Returns 0 when stopped,
+ * -ENODEV when the module failed the device, or another -errno.
+ */
+int vlb_dev_run(struct vlb_dev *dev);
+
+/*
+ * Like vlb_dev_run, with one thread per queue (signals blocked in them);
+ * the calling thread serves the device fd.  All threads are joined before
+ * it returns.
+ */
+int vlb_dev_run_threaded(struct vlb_dev *dev);
+
+/*
+ * Make the current or next vlb_dev_run*() or vlb_dev_wait_sysfs() return.
+ * Async-signal-safe: call it from a SIGINT handler.
+ */
+void vlb_dev_stop(struct vlb_dev *dev);
+
+/*
+ * Wait until the driver has created something in sysfs, serving the device
+ * and its queues meanwhile (a driver's probe needs answers and I/O before
+ * its disk or input node appears).  pattern is a glob(7) relative to
+ * /sys/bus/virtio/devices/virtioN/, e.g. "block/vd*" for a virtio-blk
+ * disk, "input/input*[0-9]/event*" for an input device's event node, or
+ * "driver" for "a driver is bound".  On success the last path component
+ * of the first match is copied into name (len bytes with the NUL).
+ * Returns 0, -ETIMEDOUT after timeout_ms (negative: no limit), -EINTR
+ * after vlb_dev_stop(), -ENAMETOOLONG, or the error that ended serving.
+ */
+int vlb_dev_wait_sysfs(struct vlb_dev *dev, const char *pattern, char *name,
+		       size_t len, int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VLOOPBACK_DEVICE_H */
