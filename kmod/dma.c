@@ -9,7 +9,6 @@
  * never sees (shadow.c mediates between them and the device's rings).
  */
 #include <linux/dma-map-ops.h>
-#include <linux/gfp.h>
 #include <linux/scatterlist.h>
 
 #include "compat.h"
@@ -101,24 +100,17 @@ static void vlb_sync_sg_for_device(struct device *dev,
 				    dir);
 }
 
-/*
- * The virtio core's rings: private kernel memory.  The address handed back
- * is only a cookie; nothing outside the module ever sees these rings.
- */
+/* The virtio core's rings: private kernel memory (shadow.c) */
 static void *vlb_alloc(struct device *dev, size_t size, dma_addr_t *cookie,
 		       gfp_t gfp, unsigned long attrs)
 {
-	void *va = alloc_pages_exact(size, gfp | __GFP_ZERO | __GFP_ACCOUNT);
-
-	if (va)
-		*cookie = virt_to_phys(va);
-	return va;
+	return vlb_ring_alloc(size, gfp, cookie);
 }
 
 static void vlb_free(struct device *dev, size_t size, void *vaddr,
 		     dma_addr_t cookie, unsigned long attrs)
 {
-	free_pages_exact(vaddr, size);
+	vlb_ring_free(vaddr, size);
 }
 
 static size_t vlb_max_mapping_size(struct device *dev)

@@ -8,7 +8,6 @@
  * rings the virtio core allocates are ordinary kernel memory that user space
  * never sees (shadow.c mediates between them and the device's rings).
  */
-#include <linux/gfp.h>
 #include <linux/virtio_config.h>
 
 #include "compat.h"
@@ -48,24 +47,17 @@ static void vlb_sync_for_device(union virtio_map map, dma_addr_t iova,
 	vlb_bounce_sync(map_to_bounce(map), iova, size, dir, false);
 }
 
-/*
- * The virtio core's rings: private kernel memory.  The handle is only a
- * cookie; nothing outside the module ever sees these rings.
- */
+/* The virtio core's rings: private kernel memory (shadow.c) */
 static void *vlb_alloc(union virtio_map map, size_t size, dma_addr_t *cookie,
 		       gfp_t gfp)
 {
-	void *va = alloc_pages_exact(size, gfp | __GFP_ZERO | __GFP_ACCOUNT);
-
-	if (va)
-		*cookie = virt_to_phys(va);
-	return va;
+	return vlb_ring_alloc(size, gfp, cookie);
 }
 
 static void vlb_free(union virtio_map map, size_t size, void *vaddr,
 		     dma_addr_t cookie, unsigned long attrs)
 {
-	free_pages_exact(vaddr, size);
+	vlb_ring_free(vaddr, size);
 }
 
 /* Every mapping is a bounce: the driver must always sync. */

@@ -30,6 +30,8 @@
  * All functions run with lvq->lock held.
  */
 #include <linux/bitmap.h>
+#include <linux/gfp.h>
+#include <linux/io.h>
 #include <linux/slab.h>
 #include <linux/virtio_ring.h>
 
@@ -49,6 +51,25 @@ static void wr16(__virtio16 *p, u16 v)
 static u32 rd32(const __virtio32 *p)
 {
 	return le32_to_cpu((__force __le32)READ_ONCE(*p));
+}
+
+/*
+ * The virtio core's own rings, allocated through the transport's mapping
+ * ops: private kernel memory.  The handle given back is only a cookie;
+ * nothing outside the module ever sees these rings.
+ */
+void *vlb_ring_alloc(size_t size, gfp_t gfp, dma_addr_t *cookie)
+{
+	void *va = alloc_pages_exact(size, gfp | __GFP_ZERO | __GFP_ACCOUNT);
+
+	if (va)
+		*cookie = virt_to_phys(va);
+	return va;
+}
+
+void vlb_ring_free(void *va, size_t size)
+{
+	free_pages_exact(va, size);
 }
 
 /* A zeroed shadow ring in the area's slot for this queue. */

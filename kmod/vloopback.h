@@ -236,6 +236,8 @@ void vlb_bounce_set_max_mapping(struct vlb_bounce *b, size_t max);
 int vlb_mapping_attach(struct vlb_device *ldev);
 
 /* shadow.c */
+void *vlb_ring_alloc(size_t size, gfp_t gfp, dma_addr_t *cookie);
+void vlb_ring_free(void *va, size_t size);
 int vlb_shadow_init(struct vlb_vq *lvq, struct virtqueue *vq);
 void vlb_shadow_free(struct vlb_vq *lvq);
 void vlb_shadow_addrs(const struct vlb_vq *lvq, struct vlb_vq_info *info);
