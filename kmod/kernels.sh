@@ -2,9 +2,10 @@
 # Usage: kmod/kernels.sh SERIES...
 #
 # Print, for each kernel series (6.1, 6.12, 7...), the newest version whose
-# Debian amd64 headers are installed: in /usr/src/linux-headers-KVER, or in
-# the Debian 13 root (tests/vm/trixie path), where 7.x headers live.  A
-# series with none prints nothing.  Picking by series keeps the build and the
+# Debian amd64 headers are installed, in /usr/src/linux-headers-KVER or in
+# the Debian 13 root (tests/vm/trixie path), where 7.x headers live, and
+# whose image the test guests can boot (/boot/vmlinuz-KVER).  A series with
+# none prints nothing.  Picking by series keeps the build and the
 # tests on Debian's newest ABI of each without naming one.
 set -eu
 
@@ -16,6 +17,7 @@ for series; do
 		k=${d##*/linux-headers-}
 		# 6.1.0-57-amd64, 7.3.4+deb13-amd64; not -cloud-amd64 or -rt-amd64
 		case $k in *-cloud-amd64|*-rt-amd64) continue ;; esac
+		[ -f "/boot/vmlinuz-$k" ] || continue
 		echo "$k"
 	done | sort -V | tail -n 1
 done
