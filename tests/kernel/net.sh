@@ -38,7 +38,8 @@ attach_port() {
 	ip=$([ "$n" = 0 ] && echo $IP0 || echo $IP1)
 	ifname=$("$CTL" attach --type net --socket "/tmp/vhost$n.sock" --name "net$n" \
 		--mac "$mac" --mtu $MTU) || return 1
-	eval "if$n=\$ifname"
+	# shellcheck disable=SC2034 # if1 is read through eval (has_link, gone)
+	if [ "$n" = 0 ]; then if0=$ifname; else if1=$ifname; fi
 	ip netns add "ns$n" 2>/dev/null
 	ip link set "$ifname" netns "ns$n" &&
 		ip -n "ns$n" addr add "$ip/24" dev "$ifname" &&
@@ -131,7 +132,13 @@ check "testpmd killed: net0's interface goes away" wait_for 15 gone 0
 check "testpmd killed: net1's interface goes away" wait_for 15 gone 1
 check "testpmd killed: both adapters exit (pids ${adapters% })" wait_for 10 adapters_gone
 check "list is empty" test "$("$CTL" list --json)" = "[]"
-check "no virtio device left" test -z "$(ls /sys/bus/virtio/drivers/virtio_net/ | grep virtio)"
+no_net_device() {
+	local d
+	for d in /sys/bus/virtio/drivers/virtio_net/virtio*; do
+		[ ! -e "$d" ] || return 1
+	done
+}
+check "virtio_net has no device left" no_net_device
 ip netns del ns0
 ip netns del ns1
 unload_module

@@ -160,7 +160,6 @@ test_fs() {
 
 # Debian 13's qemu-storage-daemon: a disk through it, data checked both ways
 test_blk13() {
-	local v
 	v=$("$TRIXIE" run qemu-storage-daemon --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')
 	QSD_IN="$TRIXIE run" start_qsd vub13 disk13.img 64M ",num-queues=2" ||
 		{ not_ok "blk13: qemu-storage-daemon $v starts"; return; }
@@ -184,7 +183,6 @@ test_blk13() {
 
 # Debian 13's Rust virtiofsd, which gives the tag in its config space
 test_fs13() {
-	local v vfs
 	v=$("$TRIXIE" run /usr/libexec/virtiofsd --version | awk '{ print $NF; exit }')
 	mkdir -p share13 mnt13
 	echo "written on the back-end's side" >share13/from-host
