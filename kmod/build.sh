@@ -9,6 +9,11 @@
 # Paths such as $(src)/../include in kmod/Kbuild resolve as in the checkout,
 # each kernel gets its own objects, and the checkout stays clean.
 # Kbuild tracks dependencies itself: run this on every build.
+#
+# The headers are Debian's, in /usr/src/linux-headers-KVER, or those of the
+# Debian 13 root (tests/vm/trixie): when they were made with a compiler this
+# machine lacks (CONFIG_CC_VERSION_TEXT names it, e.g. gcc-14 for 7.x), the
+# build runs in that root, with the checkout and OUT bound at their paths.
 set -euo pipefail
 
 if [ $# -ne 3 ]; then
@@ -19,11 +24,16 @@ kver=$1
 src=$(realpath "$2")
 out=$(realpath -m "$3")
 kdir=/usr/src/linux-headers-$kver
+trixie=$(dirname "$(realpath "$0")")/../tests/vm/trixie
+# In the Debian 13 root when the headers are there or want its compiler
+rc=0
+"$trixie" builds "$kver" || rc=$?
+case $rc in
+0) in_root=1 ;;
+1) in_root=0 ;;
+*) exit 1 ;;
+esac
 
-if [ ! -f "$kdir/Makefile" ]; then
-	echo "build.sh: no kernel headers in $kdir (apt-get install linux-headers-$kver)" >&2
-	exit 1
-fi
 if [ ! -f "$src/Kbuild" ]; then
 	echo "build.sh: $src/Kbuild not found" >&2
 	exit 1
@@ -37,7 +47,12 @@ find "$src" -maxdepth 1 -type f \( -name '*.[chS]' -o -name Kbuild \) \
 	-exec ln -s -t "$out/kmod" {} +
 
 log=$out/build.log
-if ! make -C "$kdir" M="$out/kmod" modules >"$log" 2>&1; then
+if [ $in_root = 1 ]; then
+	make=("$trixie" run --bind "$(dirname "$src")" --bind "$out" make)
+else
+	make=(make)
+fi
+if ! "${make[@]}" -C "$kdir" M="$out/kmod" modules >"$log" 2>&1; then
 	cat "$log" >&2
 	echo "build.sh: building virtio_loopback.ko for $kver failed" >&2
 	exit 1

@@ -4,11 +4,18 @@
 # drivers, data checked on both sides; a back-end killed during I/O; the
 # one-line errors and their exit codes; fake_backend.py lying, and announcing
 # a config change; the CLI's state: concurrent attaches, an adapter killed
-# with -9, a user of the node's group without root.
+# with -9, a user of the node's group without root.  The back-ends of two
+# releases: Debian 12's (QEMU 7.2 and its C virtiofsd), and Debian 13's
+# (QEMU 10.0, the Rust virtiofsd) run in the Debian 13 root (tests/vm/trixie
+# run: a chroot seeing this /tmp, where the sockets and images are).
 . "$VLB_SRC/tests/kernel/lib.sh"
 CTL=$VLB_BUILD/tools/vloopbackctl/vloopbackctl
 FAKE=$VLB_SRC/tests/kernel/fake_backend.py
+TRIXIE=$VLB_SRC/tests/vm/trixie
 QSD_PIDS=
+# What start_qsd runs qemu-storage-daemon in: nothing (Debian 12's), or
+# "$TRIXIE run" (Debian 13's)
+QSD_IN=
 # The work dir cannot hold sockets; the images stay small on the guest's tmpfs
 cd /tmp || exit 1
 
@@ -30,8 +37,9 @@ start_qsd() {
 	img=$2
 	truncate -s "$3" "$img"
 	shift 3
-	qemu-storage-daemon \
-		--blockdev driver=file,node-name=f,filename="$img" \
+	# shellcheck disable=SC2086 # empty, or a command and its one argument
+	$QSD_IN qemu-storage-daemon \
+		--blockdev driver=file,node-name=f,filename="$PWD/$img" \
 		--export type=vhost-user-blk,id=e,node-name=f,writable=on,addr.type=unix,addr.path=/tmp/$name.sock"$*" \
 		>"$VLB_WORK/qsd-$name.log" 2>&1 &
 	qsd_pid=$!
@@ -215,6 +223,57 @@ test_non_root() {
 	check "non-root: the disk is gone" wait_for 10 test ! -e "$out"
 }
 
+# Debian 13's qemu-storage-daemon: a disk through it, data checked both ways
+test_blk13() {
+	v=$("$TRIXIE" run qemu-storage-daemon --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')
+	QSD_IN="$TRIXIE run" start_qsd vub13 disk13.img 64M ",num-queues=2" ||
+		{ not_ok "blk13: qemu-storage-daemon $v starts"; return; }
+	dev=$("$CTL" attach --type blk --socket /tmp/vub13.sock --name blk13)
+	check "blk13: Debian 13's qemu-storage-daemon $v attached ($dev)" test -b "$dev"
+	check "blk13: $dev has the image's size" \
+		test "$(blockdev --getsize64 "$dev")" -eq 67108864
+	check "blk13: num-queues=2 gives two hardware queues" \
+		test "$(ls "/sys/block/${dev#/dev/}/mq" | wc -l)" -eq 2
+	check "blk13: fio 4k randwrite QD16 verified" fio_verify vu13 "$dev" \
+		--rw=randwrite --bs=4k --iodepth=16 --size=16M
+	head -c 65536 /dev/urandom >pattern13
+	dd if=pattern13 of="$dev" bs=4k seek=5000 oflag=direct conv=fsync status=none
+	check "blk13: detach" "$CTL" detach blk13
+	check "blk13: $dev removed" wait_for 10 test ! -e "$dev"
+	check "blk13: the data written through $dev is in the image" sh -c \
+		"dd if=disk13.img bs=4k skip=5000 count=16 status=none | cmp - pattern13"
+	kill "$qsd_pid"
+	check "blk13: qemu-storage-daemon $v exits on SIGTERM" wait "$qsd_pid"
+}
+
+# Debian 13's Rust virtiofsd, which gives the tag in its config space
+test_fs13() {
+	v=$("$TRIXIE" run /usr/libexec/virtiofsd --version | awk '{ print $NF; exit }')
+	mkdir -p share13 mnt13
+	echo "written on the back-end's side" >share13/from-host
+	# No sandbox: it is in a chroot already, which pivot_root refuses
+	"$TRIXIE" run /usr/libexec/virtiofsd --socket-path=/tmp/vfs13.sock \
+		--shared-dir=/tmp/share13 --tag vlbfs13 --cache=never --sandbox=none \
+		>"$VLB_WORK/virtiofsd13.log" 2>&1 &
+	vfs=$!
+	wait_for 20 test -S /tmp/vfs13.sock ||
+		{ not_ok "fs13: virtiofsd $v starts"; cat "$VLB_WORK/virtiofsd13.log"; return; }
+	check "fs13: attach with no --tag: the Rust virtiofsd $v gives it (GET_CONFIG)" \
+		eval '"$CTL" attach --type fs --socket /tmp/vfs13.sock --name fs13 >/dev/null' 
+	check "fs13: mount -t virtiofs vlbfs13" mount -t virtiofs vlbfs13 mnt13
+	check "fs13: a file written on the back-end's side is read in the mount" \
+		grep -qx "written on the back-end's side" mnt13/from-host
+	head -c 1M /dev/urandom >mnt13/from-mount
+	sync
+	check "fs13: 1 MiB written in the mount is on the back-end's side" \
+		cmp mnt13/from-mount share13/from-mount
+	check "fs13: umount" umount mnt13
+	check "fs13: detach" "$CTL" detach fs13
+	check "fs13: virtiofsd exits when the front-end goes" \
+		wait_for 10 sh -c "! kill -0 $vfs 2>/dev/null"
+	kill "$vfs" 2>/dev/null
+}
+
 # lying MODE PATTERN: attach to fake_backend.py MODE fails with exit 5, PATTERN
 lying() {
 	rm -f /tmp/fake.sock
@@ -260,6 +319,8 @@ test_kill9
 test_cli_state
 test_non_root
 test_fs
+test_blk13
+test_fs13
 test_config_change
 test_lying_backends
 kill $QSD_PIDS 2>/dev/null

@@ -7,10 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <net/if.h>
+#include <net/if_arp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <vloopback/vloopback.h>
@@ -25,6 +29,9 @@ struct attach_opts {
 	const char *socket;
 	const char *name;
 	const char *tag;
+	unsigned char mac[6];	/* net: the interface's address, if mac_set */
+	bool mac_set;
+	unsigned long mtu;	/* net: the interface's MTU, if nonzero */
 	unsigned long num_queues;
 	unsigned long queue_size;
 	unsigned long timeout_ms;
@@ -47,6 +54,8 @@ static const char usage[] =
 "      --num-queues N    queues (default: the type's; never more than the back-end's)\n"
 "      --queue-size N    ring entries per queue, a power of two (default 256)\n"
 "      --tag TAG         virtio-fs or 9p tag, for back-ends that do not give one\n"
+"      --mac ADDR        net: the interface's MAC address (xx:xx:xx:xx:xx:xx)\n"
+"      --mtu N           net: the interface's MTU\n"
 "      --timeout MS      how long to wait for each answer of the back-end (default 5000)\n"
 "  -f, --foreground      keep serving in this process until SIGTERM or SIGINT\n"
 "                        (under systemd Type=notify: READY=1 once the device is up)\n"
@@ -96,6 +105,21 @@ static int parse_number(const char *opt, const char *arg, unsigned long max,
 	return 0;
 }
 
+static int parse_mac(const char *arg, struct attach_opts *o)
+{
+	unsigned char *m = o->mac;
+	int n = -1;
+
+	sscanf(arg, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx%n",
+	       &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &n);
+	/* a unicast address: the multicast bit of the first octet clear */
+	if (n != 17 || arg[n] || (m[0] & 1))
+		return cli_usage("attach", "--mac needs a unicast address xx:xx:xx:xx:xx:xx, not '%s'",
+				 arg);
+	o->mac_set = true;
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct attach_opts *o)
 {
 	static const struct option longopts[] = {
@@ -105,6 +129,8 @@ static int parse_opts(int argc, char **argv, struct attach_opts *o)
 		{ "num-queues", required_argument, NULL, 'Q' },
 		{ "queue-size", required_argument, NULL, 'S' },
 		{ "tag", required_argument, NULL, 'T' },
+		{ "mac", required_argument, NULL, 'M' },
+		{ "mtu", required_argument, NULL, 'U' },
 		{ "timeout", required_argument, NULL, 'W' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
@@ -121,6 +147,8 @@ static int parse_opts(int argc, char **argv, struct attach_opts *o)
 		case 's': o->socket = optarg; break;
 		case 'n': o->name = optarg; break;
 		case 'T': o->tag = optarg; break;
+		case 'M': rc = parse_mac(optarg, o); break;
+		case 'U': rc = parse_number("--mtu", optarg, 65535, &o->mtu); break;
 		case 'f': o->foreground = true; break;
 		case 'j': o->json = true; break;
 		case 'v': o->verbose = true; break;
@@ -137,6 +165,9 @@ static int parse_opts(int argc, char **argv, struct attach_opts *o)
 		return cli_usage("attach", "unexpected argument '%s'", argv[optind]);
 	if (!o->type || !o->socket)
 		return cli_usage("attach", "--type and --socket are required");
+	if ((o->mac_set || o->mtu) && vlb_adapter_type_id(o->type) >= 0 &&
+	    vlb_adapter_type_id(o->type) != 1)
+		return cli_usage("attach", "--mac and --mtu are for --type net");
 	if (o->name && !state_name_valid(o->name))
 		return cli_usage("attach", "a name is 1 to %d letters, digits, '-' or '_', not '%s'",
 				 NAME_MAX_LEN, o->name);
@@ -188,6 +219,41 @@ static int check_module(void)
 	return cli_report(-rc, EXIT_FAIL, "attach");
 }
 
+/*
+ * --mac, --mtu: set on the interface as "ip link set" would.  The back-end
+ * (dpdk's vhost PMD...) serves no config space, so the device cannot
+ * announce them; the interface is still down, nobody uses it yet.
+ */
+static int net_configure(const struct attach_opts *o, const char *name,
+			 const char *ifname)
+{
+	struct ifreq ifr;
+	int fd, rc = 0;
+
+	if (!o->mac_set && !o->mtu)
+		return 0;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return cli_error(EXIT_FAIL, "attach %s: socket: %s", name, strerror(errno));
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (o->mac_set) {
+		ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+		memcpy(ifr.ifr_hwaddr.sa_data, o->mac, sizeof(o->mac));
+		if (ioctl(fd, SIOCSIFHWADDR, &ifr) < 0)
+			rc = cli_error(EXIT_FAIL, "attach %s: cannot set the MAC address of %s: %s",
+				       name, ifname, strerror(errno));
+	}
+	if (rc == 0 && o->mtu) {
+		ifr.ifr_mtu = (int)o->mtu;
+		if (ioctl(fd, SIOCSIFMTU, &ifr) < 0)
+			rc = cli_error(EXIT_FAIL, "attach %s: cannot set the MTU of %s to %lu: %s (68 to the driver's maximum)",
+				       name, ifname, o->mtu, strerror(errno));
+	}
+	close(fd);
+	return rc;
+}
+
 /* What the device became, once the kernel's driver has it */
 static int wait_for_driver(struct vlb_adapter *a, const struct attach_opts *o,
 			   const char *name, struct cli_state *s)
@@ -215,8 +281,12 @@ static int wait_for_driver(struct vlb_adapter *a, const struct attach_opts *o,
 	s->virtio_index = vlb_adapter_virtio_index(a);
 	if (!strncmp(sysfs, "block/", 6))
 		snprintf(s->node, sizeof(s->node), "/dev/%s", found);
-	else if (!strncmp(sysfs, "net/", 4))
+	else if (!strncmp(sysfs, "net/", 4)) {
 		snprintf(s->node, sizeof(s->node), "%s", found);
+		rc = net_configure(o, name, found);
+		if (rc)
+			return rc;
+	}
 	else if (o->tag)
 		snprintf(s->node, sizeof(s->node), "%s", o->tag);
 	else
