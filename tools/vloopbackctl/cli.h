@@ -63,7 +63,6 @@ struct cli_state {
 	/* recovery: what `recover` needs to run the same attachment again */
 	int vlb_index;			/* N of vloopbackN, -1 unknown */
 	unsigned int reconnect_s;	/* 0: no reconnect, not recoverable */
-	bool reconnecting;		/* the adapter waits for its back-end */
 	unsigned int queue_size;	/* as given to attach, 0 = default */
 	unsigned int timeout_ms;
 	char tag[40];
