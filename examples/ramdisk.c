@@ -3,11 +3,24 @@
  * ramdisk: a virtio-blk disk kept in this process's memory.
  *
  *   ramdisk --size 64M [--queues 4]
+ *   ramdisk --file disk.img [--size 64M] --recoverable[=MS]
+ *   ramdisk --file disk.img --recover INDEX      (after a crash or kill -9)
  *
  * The kernel's own virtio_blk driver binds to the device and creates
  * /dev/vdX; this program prints that path once the disk exists, then serves
  * reads, writes, flushes, discards, write-zeroes and the serial number until
- * SIGINT or SIGTERM, which removes the disk.  The data is lost on exit.
+ * SIGINT or SIGTERM, which removes the disk.  The data is lost on exit,
+ * unless the disk is a file (--file: mapped MAP_SHARED, so what a request
+ * wrote is in the page cache the moment it completes, whatever happens to
+ * this process afterwards).
+ *
+ * Recovery: a --recoverable disk outlives this process.  If it dies (kill
+ * -9, a crash, an upgrade), the kernel keeps /dev/vdX and its requests in
+ * flight for MS milliseconds (default: the module's recovery_max_ms);
+ * "ramdisk --file SAME --recover INDEX" takes it over and serves every
+ * request the dead process did not complete.  INDEX (N of vloopbackN) is
+ * printed after the disk's path.  This only works for a file-backed disk:
+ * the data must survive the process.
  *
  * With more than one queue the kernel submits from several CPUs at once and
  * each queue is served by its own thread: the handler below is written to
@@ -16,6 +29,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -23,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 
@@ -40,6 +56,17 @@
 struct ramdisk {
 	uint8_t *bytes;
 	uint64_t size;
+	bool file;		/* bytes map a file, MAP_SHARED */
+};
+
+/* What the command line asked for */
+struct args {
+	uint64_t size;
+	unsigned int queues;
+	const char *file;	/* --file: back the disk by this file */
+	bool recoverable;
+	uint32_t recovery_ms;	/* 0: the module's default */
+	int recover;		/* --recover INDEX, or -1 */
 };
 
 /* ---- the requests ---- */
@@ -134,7 +161,10 @@ static void handle(struct vlb_queue *q, struct vlb_req *req)
 		status = do_write(rd, req, sector, data_out);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		status = VIRTIO_BLK_S_OK;	/* RAM has no cache to write back */
+		/* RAM has no cache to write back; a file has the page cache */
+		status = VIRTIO_BLK_S_OK;
+		if (rd->file && msync(rd->bytes, rd->size, MS_SYNC))
+			status = VIRTIO_BLK_S_IOERR;
 		break;
 	case VIRTIO_BLK_T_GET_ID: {
 		char id[VIRTIO_BLK_ID_BYTES] = SERIAL;	/* NUL-padded, maybe not terminated */
@@ -189,11 +219,20 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: " PROG " --size BYTES [--queues N]\n"
-		"A virtio-blk disk in RAM, served by this process through virtio_loopback.ko.\n"
-		"Prints the disk's /dev/vdX once it exists, then serves it until SIGINT/SIGTERM.\n\n"
-		"  -s, --size BYTES   disk size, a multiple of 512; suffixes K, M, G (powers of 1024)\n"
-		"  -q, --queues N     request queues, 1..%u (default 1; >1 serves each on a thread)\n"
-		"  -h, --help         this text\n", VLB_MAX_QUEUES);
+		"       " PROG " --file PATH [--size BYTES] [--queues N] [--recoverable[=MS]]\n"
+		"       " PROG " --file PATH [--queues N] --recover INDEX\n"
+		"A virtio-blk disk in RAM or in a file, served by this process through virtio_loopback.ko.\n"
+		"Prints the disk's /dev/vdX once it exists (followed by INDEX for a recoverable\n"
+		"disk), then serves it until SIGINT/SIGTERM, which removes it.\n\n"
+		"  -s, --size BYTES        disk size, a multiple of 512; suffixes K, M, G (powers of 1024);\n"
+		"                          with --file, the file is extended to it (default: the file's size)\n"
+		"  -f, --file PATH         keep the disk in this file (mapped shared) instead of RAM\n"
+		"  -q, --queues N          request queues, 1..%u (default 1; >1 serves each on a thread)\n"
+		"  -r, --recoverable[=MS]  if this process dies, the kernel keeps the disk MS ms\n"
+		"                          (default: the module's recovery_max_ms) for --recover\n"
+		"  -R, --recover INDEX     take over the disk vloopbackINDEX whose process died\n"
+		"                          (same --file and --queues as it had)\n"
+		"  -h, --help              this text\n", VLB_MAX_QUEUES);
 }
 
 static bool parse_size(const char *s, uint64_t *out)
@@ -217,19 +256,51 @@ static bool parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
-static int parse_args(int argc, char **argv, uint64_t *size, unsigned int *queues)
+static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, 's' },
 		{ "queues", required_argument, NULL, 'q' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "recoverable", optional_argument, NULL, 'r' },
+		{ "recover", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	uint64_t *size = &a->size;
+	unsigned int *queues = &a->queues;
+	unsigned long v;
 	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:q:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:q:f:r::R:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'f':
+			a->file = optarg;
+			break;
+		case 'r':
+			a->recoverable = true;
+			if (!optarg)
+				break;
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || *optarg == '-' ||
+			    v > UINT32_MAX) {
+				fprintf(stderr, PROG ": bad --recoverable '%s' (milliseconds, e.g. --recoverable=30000)\n", optarg);
+				return -1;
+			}
+			a->recovery_ms = (uint32_t)v;
+			break;
+		case 'R':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || *optarg == '-' ||
+			    v > INT32_MAX) {
+				fprintf(stderr, PROG ": bad --recover '%s' (N of vloopbackN)\n", optarg);
+				return -1;
+			}
+			a->recover = (int)v;
+			break;
 		case 's':
 			if (!parse_size(optarg, size) || *size == 0 || *size % SECTOR) {
 				fprintf(stderr, PROG ": bad --size '%s' (try: --size 64M)\n", optarg);
@@ -251,11 +322,58 @@ static int parse_args(int argc, char **argv, uint64_t *size, unsigned int *queue
 			return -1;
 		}
 	}
-	if (optind < argc || *size == 0) {
-		fprintf(stderr, PROG ": --size is required (try: " PROG " --size 64M)\n");
+	if (optind < argc || (*size == 0 && !a->file)) {
+		fprintf(stderr, PROG ": --size or --file is required (try: " PROG " --size 64M)\n");
+		return -1;
+	}
+	if ((a->recoverable || a->recover >= 0) && !a->file) {
+		fprintf(stderr, PROG ": recovery needs the data to outlive the process (add --file PATH)\n");
+		return -1;
+	}
+	if (a->recoverable && a->recover >= 0) {
+		fprintf(stderr, PROG ": --recover takes over a disk that is recoverable already (drop --recoverable)\n");
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The disk's bytes: anonymous memory (untouched pages cost nothing, so a
+ * large disk only uses what is written), or the file, shared, extended to
+ * --size if that is larger.  Returns 0 or an errno, with *what set.
+ */
+static int map_disk(struct ramdisk *rd, const struct args *a, const char **what)
+{
+	struct stat st;
+	int fd, err;
+
+	if (!a->file) {
+		rd->size = a->size;
+		rd->bytes = mmap(NULL, rd->size, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		*what = "cannot allocate the disk";
+		return rd->bytes == MAP_FAILED ? errno : 0;
+	}
+	*what = a->file;
+	fd = open(a->file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno;
+	err = fstat(fd, &st) ? errno : 0;
+	/* Extend, never shrink, and not under a disk being recovered */
+	if (!err && (uint64_t)st.st_size < a->size && a->recover < 0) {
+		err = ftruncate(fd, (off_t)a->size) ? errno : 0;
+		st.st_size = (off_t)a->size;
+	}
+	rd->size = (uint64_t)st.st_size / SECTOR * SECTOR;
+	if (!err && rd->size == 0)
+		err = EINVAL;	/* an empty file and no --size */
+	rd->bytes = err ? MAP_FAILED :
+		    mmap(NULL, rd->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (!err && rd->bytes == MAP_FAILED)
+		err = errno;
+	close(fd);
+	rd->file = true;
+	return err;
 }
 
 /* What the driver reads before it even asks for a request */
@@ -281,19 +399,21 @@ int main(int argc, char **argv)
 	struct virtio_blk_config config;
 	struct ramdisk rd = { 0 };
 	struct vlb_dev_config cfg;
-	unsigned int queues = 1;
+	struct args a = { .queues = 1, .recover = -1 };
+	unsigned int queues;
+	const char *what;
 	char name[64];
 	int rc;
 
-	if (parse_args(argc, argv, &rd.size, &queues))
+	if (parse_args(argc, argv, &a))
 		return 2;
+	queues = a.queues;
 	vlb_set_log_fn(log_line, NULL);
 
-	/* Untouched pages cost nothing: a large disk only uses what is written */
-	rd.bytes = mmap(NULL, rd.size, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (rd.bytes == MAP_FAILED)
-		return fail("cannot allocate the disk", errno, " (try a smaller --size)");
+	rc = map_disk(&rd, &a, &what);
+	if (rc)
+		return fail(what, rc, a.file ? " (an existing file, or give --size)" :
+			    " (try a smaller --size)");
 
 	fill_config(&config, rd.size, queues);
 	cfg = (struct vlb_dev_config){
@@ -312,21 +432,34 @@ int main(int argc, char **argv)
 		.ops = &ops,
 		.ops_size = sizeof(ops),
 		.opaque = &rd,
+		.flags = a.recoverable ? VLB_DEV_F_RECOVERABLE : 0,
+		.recovery_timeout_ms = a.recovery_ms,
 	};
-	rc = vlb_dev_create(&cfg, &dev);
+	/*
+	 * A recovered device keeps what the kernel has (features, config);
+	 * only the ops and the queues' shape are taken from cfg.
+	 */
+	if (a.recover >= 0)
+		rc = vlb_dev_recover(&cfg, (unsigned int)a.recover, &dev);
+	else
+		rc = vlb_dev_create(&cfg, &dev);
 	if (rc < 0)
-		return fail("cannot create the device", -rc, "");
+		return fail(a.recover >= 0 ? "cannot take over the disk" :
+			    "cannot create the device", -rc, "");
 
 	/* No SA_RESTART: the loops notice the stop either way */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	rc = vlb_dev_start(dev);
+	rc = vlb_dev_start(dev);	/* nothing to do for a recovered one */
 	/* The driver probes now and needs answers: wait_sysfs serves meanwhile */
 	if (rc == 0)
 		rc = vlb_dev_wait_sysfs(dev, "block/vd*", name, sizeof(name), 10000);
 	if (rc == 0) {
-		printf("/dev/%s\n", name);
+		if (a.recoverable || a.recover >= 0)
+			printf("/dev/%s %d\n", name, vlb_dev_index(dev));
+		else
+			printf("/dev/%s\n", name);
 		fflush(stdout);
 		rc = queues > 1 ? vlb_dev_run_threaded(dev) : vlb_dev_run(dev);
 	} else if (rc == -ETIMEDOUT) {

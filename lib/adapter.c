@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <linux/virtio_config.h>
@@ -29,6 +31,8 @@
 
 #define DEFAULT_TIMEOUT_MS	5000
 #define DEFAULT_QUEUE_SIZE	256
+/* How often a reconnecting adapter tries the socket */
+#define RETRY_MS		200
 
 
 /* The protocol features the adapter implements */
@@ -49,7 +53,7 @@
 				 VLB_BIT(VIRTIO_F_VERSION_1))
 
 /* The first released size (0.1): nothing smaller was ever valid */
-#define ADAPTER_CONFIG_SIZE_0_1	sizeof(struct vlb_adapter_config)
+#define ADAPTER_CONFIG_SIZE_0_1	offsetof(struct vlb_adapter_config, reconnect_s)
 
 /* Take the application's config at its size (see adapter.h) and check it */
 static int copy_config(const struct vlb_adapter_config *ucfg,
@@ -64,7 +68,8 @@ static int copy_config(const struct vlb_adapter_config *ucfg,
 			     ADAPTER_CONFIG_SIZE_0_1);
 	if (rc)
 		return rc;
-	if (cfg->reserved0 || !vlb_all_zero(cfg->reserved, sizeof(cfg->reserved))) {
+	if (cfg->reserved0 || cfg->reserved1 ||
+	    !vlb_all_zero(cfg->reserved, sizeof(cfg->reserved))) {
 		vlb_err("vlb_adapter_create: reserved fields must be zero");
 		return -EINVAL;
 	}
@@ -95,7 +100,15 @@ static const char *connect_hint(int err)
 	}
 }
 
-static int connect_backend(struct vlb_adapter *a)
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* quiet: while reconnecting, "not there yet" is expected, not an error */
+static int connect_backend(struct vlb_adapter *a, bool quiet)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int err;
@@ -112,6 +125,10 @@ static int connect_backend(struct vlb_adapter *a)
 	if (connect(a->sock, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 		return 0;
 	err = errno;
+	close(a->sock);
+	a->sock = -1;
+	if (quiet && (err == ENOENT || err == ECONNREFUSED))
+		return -err;
 	vlb_err("cannot connect to vhost-user back-end %s: %s (%s)",
 		a->socket_path, strerror(err), connect_hint(err));
 	return -err;
@@ -283,8 +300,15 @@ static int create_kernel_device(struct vlb_adapter *a,
 		.shm_size = cfg->shm_size,
 	};
 	/* The area's fd stays: the back-end gets it in SET_MEM_TABLE */
-	int rc = vlb_kdev_create(&a->kdev, &c, true);
+	int rc;
 
+	/* If the adapter dies, its successor gets as long as a back-end */
+	if (a->reconnect_s) {
+		c.flags = VLB_CREATE_F_RECOVERABLE;
+		c.recovery_timeout_ms = a->reconnect_s > UINT32_MAX / 1000 ?
+					UINT32_MAX : a->reconnect_s * 1000;
+	}
+	rc = vlb_kdev_create(&a->kdev, &c, true);
 	if (rc < 0)
 		return rc;
 	a->num_queues = s->num_queues;
@@ -323,6 +347,13 @@ static int watch(struct vlb_adapter *a, int fd, uint32_t events,
 	return epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+static int watch_backend(struct vlb_adapter *a)
+{
+	int rc = watch(a, a->sock, EPOLLIN | EPOLLRDHUP, SRC_BACKEND);
+
+	return rc ? rc : watch(a, a->req_fd, EPOLLIN, SRC_BACKEND_REQ);
+}
+
 static int setup_polling(struct vlb_adapter *a)
 {
 	int rc;
@@ -333,9 +364,13 @@ static int setup_polling(struct vlb_adapter *a)
 		return -errno;
 	rc = watch(a, a->kdev.fd, EPOLLIN, SRC_KERNEL);
 	if (rc == 0)
-		rc = watch(a, a->sock, EPOLLIN | EPOLLRDHUP, SRC_BACKEND);
-	if (rc == 0)
-		rc = watch(a, a->req_fd, EPOLLIN, SRC_BACKEND_REQ);
+		rc = watch_backend(a);
+	if (rc == 0 && a->reconnect_s) {
+		a->retry_fd = timerfd_create(CLOCK_MONOTONIC,
+					     TFD_CLOEXEC | TFD_NONBLOCK);
+		rc = a->retry_fd < 0 ? -errno :
+		     watch(a, a->retry_fd, EPOLLIN, SRC_RETRY);
+	}
 	return rc;
 }
 
@@ -347,7 +382,8 @@ static struct vlb_adapter *adapter_alloc(const struct vlb_adapter_config *cfg)
 	if (!a)
 		return NULL;
 	a->sock = a->req_fd = -1;
-	a->epfd = a->stop_fd = -1;
+	a->epfd = a->stop_fd = a->retry_fd = -1;
+	a->reconnect_s = cfg->reconnect_s;
 	vlb_kdev_init(&a->kdev, cfg->device_id);
 	for (i = 0; i < VLB_MAX_QUEUES; i++)
 		a->kick[i] = a->call[i] = -1;
@@ -363,8 +399,26 @@ static struct vlb_adapter *adapter_alloc(const struct vlb_adapter_config *cfg)
 	return a;
 }
 
-VLB_EXPORT int vlb_adapter_create(const struct vlb_adapter_config *ucfg,
-				  struct vlb_adapter **out)
+/*
+ * A recovered device: the kernel keeps what the driver negotiated; this
+ * back-end is set up as for a new device when the kernel tells it again.
+ */
+static int recover_kernel_device(struct vlb_adapter *a, unsigned int index,
+				 const struct vlb_type_setup *s)
+{
+	int rc = vlb_kdev_recover(&a->kdev, index, true);
+
+	if (rc < 0)
+		return rc;
+	a->num_queues = s->num_queues;
+	a->offered = s->features;
+	a->recovered = true;
+	return 0;
+}
+
+/* index < 0: create a device; else take over vloopback<index> */
+static int open_adapter(const struct vlb_adapter_config *ucfg, int index,
+			struct vlb_adapter **out)
 {
 	struct vlb_adapter_config config, *cfg = &config;
 	struct vlb_type_setup setup;
@@ -377,16 +431,23 @@ VLB_EXPORT int vlb_adapter_create(const struct vlb_adapter_config *ucfg,
 	a = adapter_alloc(cfg);
 	if (!a)
 		return -ENOMEM;
-	rc = connect_backend(a);
+	rc = connect_backend(a, false);
 	if (rc == 0)
 		rc = query_backend(a, cfg, &setup);
-	if (rc == 0)
+	if (rc == 0 && index >= 0)
+		rc = recover_kernel_device(a, (unsigned int)index, &setup);
+	else if (rc == 0)
 		rc = create_kernel_device(a, cfg, &setup);
 	if (rc == 0)
 		rc = setup_eventfds(a);
 	if (rc == 0)
 		rc = setup_polling(a);
 	if (rc) {
+		/* A device we could not take over stays quiesced for another try */
+		if (index >= 0 && a->kdev.fd >= 0) {
+			close(a->kdev.fd);
+			a->kdev.fd = -1;
+		}
 		a->error = rc;	/* nothing to tell the back-end on the way out */
 		vlb_adapter_destroy(a);
 		return rc;
@@ -395,22 +456,163 @@ VLB_EXPORT int vlb_adapter_create(const struct vlb_adapter_config *ucfg,
 	return 0;
 }
 
+VLB_EXPORT int vlb_adapter_create(const struct vlb_adapter_config *ucfg,
+				  struct vlb_adapter **out)
+{
+	return open_adapter(ucfg, -1, out);
+}
+
+VLB_EXPORT int vlb_adapter_recover(const struct vlb_adapter_config *ucfg,
+				   unsigned int index, struct vlb_adapter **out)
+{
+	if (index > INT_MAX)
+		return -EINVAL;
+	return open_adapter(ucfg, (int)index, out);
+}
+
+VLB_EXPORT int vlb_adapter_index(struct vlb_adapter *a)
+{
+	return vlb_kdev_index(&a->kdev);
+}
+
+VLB_EXPORT int vlb_adapter_reconnecting(struct vlb_adapter *a)
+{
+	return atomic_load(&a->reconnecting) ? 1 : 0;
+}
+
+/* The back-end went away mid-exchange or hung up: can we wait for it? */
+bool vlb_adapter_may_reconnect(struct vlb_adapter *a, int rc)
+{
+	/* Not while reconnecting: then -ECONNRESET is giving up */
+	return a->reconnect_s && a->retry_fd >= 0 && !a->error &&
+	       !atomic_load(&a->reconnecting) &&
+	       (rc == -ECONNRESET || rc == -EPIPE);
+}
+
+/* Forget the back-end: its socket, channel, rings and protocol */
+static void drop_backend(struct vlb_adapter *a)
+{
+	unsigned int i;
+
+	close_fd(&a->sock);
+	close_fd(&a->req_fd);
+	for (i = 0; i < VLB_MAX_QUEUES; i++)
+		a->started[i] = false;
+	a->owner_sent = false;
+	a->has_protocol = false;
+	a->protocol = 0;
+}
+
+int vlb_adapter_begin_reconnect(struct vlb_adapter *a)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_nsec = RETRY_MS * 1000000L },
+		.it_interval = { .tv_nsec = RETRY_MS * 1000000L },
+	};
+	if (atomic_load(&a->reconnecting))
+		return 0;
+	vlb_warn("vhost-user back-end %s went away: keeping virtio device type %u, reconnecting for up to %u s",
+		 a->socket_path, a->kdev.device_id, a->reconnect_s);
+	drop_backend(a);
+	a->reconnect_deadline = vhu_now_ms() + (int64_t)a->reconnect_s * 1000;
+	if (timerfd_settime(a->retry_fd, 0, &its, NULL) < 0)
+		return -errno;
+	atomic_store(&a->reconnecting, true);
+	return 0;
+}
+
+/* Timer: one try.  0 (still trying or back), or -errno when giving up */
+static int try_reconnect(struct vlb_adapter *a)
+{
+	struct itimerspec off = { 0 };
+	uint64_t ticks;
+	int rc;
+
+	if (read(a->retry_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return -errno;
+	if (!atomic_load(&a->reconnecting))
+		return 0;
+	rc = connect_backend(a, true);
+	if (rc == 0) {
+		rc = vlb_adapter_resume(a);
+		if (rc == 0)
+			rc = watch_backend(a);
+		if (rc == 0) {
+			timerfd_settime(a->retry_fd, 0, &off, NULL);
+			atomic_store(&a->reconnecting, false);
+			vlb_info("reconnected to vhost-user back-end %s",
+				 a->socket_path);
+			return 1;
+		}
+		if (rc == -ENOTSUP)	/* logged: a back-end that cannot serve */
+			return rc;
+		/* It went again, or is not ready yet: the next try starts over */
+		drop_backend(a);
+	}
+	if (vhu_now_ms() < a->reconnect_deadline)
+		return 0;
+	vlb_err("vhost-user back-end %s did not come back within %u s: removing virtio device type %u",
+		a->socket_path, a->reconnect_s, a->kdev.device_id);
+	return -ECONNRESET;
+}
+
+/* Stage 1 against a back-end that replaces one the driver negotiated with */
+static int check_backend(struct vlb_adapter *a, const struct vlb_type_setup *s)
+{
+	uint64_t need = a->features_set ? a->acked & a->offered : a->offered;
+
+	if ((s->features & need) != need) {
+		vlb_err("vhost-user back-end %s no longer offers features 0x%llx that were negotiated with the driver: refusing it (start the same back-end, or one that offers them)",
+			a->socket_path,
+			(unsigned long long)(need & ~s->features));
+		return -ENOTSUP;
+	}
+	if (s->num_queues < a->num_queues) {
+		vlb_err("vhost-user back-end %s serves %u queues, the device uses %u: refusing it",
+			a->socket_path, s->num_queues, a->num_queues);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+int vlb_adapter_resume(struct vlb_adapter *a)
+{
+	struct vlb_adapter_config cfg = {
+		.num_queues = (uint16_t)a->num_queues,
+		.config_size = a->config_size,
+		.tag = a->tag,
+	};
+	struct vlb_type_setup setup;
+	int rc;
+
+	rc = query_backend(a, &cfg, &setup);
+	if (rc == 0)
+		rc = check_backend(a, &setup);
+	if (rc == 0 && a->driver_ok) {
+		/* Each ring again at 0 with exactly what is owed, each once */
+		rc = vlb_tp_restart_queues(a->kdev.fd);
+		if (rc < 0) {
+			vlb_err("the kernel cannot restart the rings of virtio device type %u: %s",
+				a->kdev.device_id, strerror(-rc));
+			return rc == -ENOTSUP ? -EIO : rc;
+		}
+	}
+	return rc ? rc : vlb_adapter_replay(a);
+}
+
 VLB_EXPORT int vlb_adapter_start(struct vlb_adapter *a)
 {
-	int rc = a->error ? a->error : vlb_tp_start(a->kdev.fd);
+	int rc;
 
+	if (a->recovered && !a->error)	/* the adapter it replaces did */
+		return 0;
+	rc = a->error ? a->error : vlb_tp_start(a->kdev.fd);
 	if (rc < 0 && !a->error)
 		vlb_err("cannot start virtio device type %u: %s", a->kdev.device_id,
 			strerror(-rc));
 	return rc;
 }
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
 
 int vlb_adapter_fail(struct vlb_adapter *a, int rc)
 {
@@ -447,6 +649,7 @@ VLB_EXPORT void vlb_adapter_destroy(struct vlb_adapter *a)
 	}
 	close_fd(&a->epfd);
 	close_fd(&a->stop_fd);
+	close_fd(&a->retry_fd);
 	free(a->socket_path);
 	free(a->tag);
 	free(a);
@@ -483,6 +686,8 @@ static int handle_event(struct vlb_adapter *a, const struct epoll_event *ev)
 		return vlb_adapter_on_backend_req(a);
 	case SRC_KERNEL:
 		return vlb_adapter_on_kernel(a);
+	case SRC_RETRY:
+		return try_reconnect(a);
 	default:
 		return 0;
 	}
@@ -490,25 +695,32 @@ static int handle_event(struct vlb_adapter *a, const struct epoll_event *ev)
 
 VLB_EXPORT int vlb_adapter_dispatch(struct vlb_adapter *a)
 {
-	struct epoll_event ev[3];
+	struct epoll_event ev[4];
 	int i, n, rc, handled = 0;
 
 	if (a->error)
 		return a->error;
-	n = epoll_wait(a->epfd, ev, 3, 0);
+	n = epoll_wait(a->epfd, ev, 4, 0);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	/* A hang-up first: nothing else can be relayed then */
 	for (i = 0; i < n; i++)
-		if (ev[i].data.u32 == SRC_BACKEND) {
+		if (ev[i].data.u32 == SRC_BACKEND && a->sock >= 0) {
 			rc = on_backend(a, ev[i].events);
+			if (rc < 0 && vlb_adapter_may_reconnect(a, rc))
+				rc = vlb_adapter_begin_reconnect(a);
 			if (rc < 0)
 				return vlb_adapter_fail(a, rc);
 		}
 	for (i = 0; i < n; i++) {
 		if (ev[i].data.u32 == SRC_BACKEND)
 			continue;
+		/* the back-end's channel went with it */
+		if (ev[i].data.u32 == SRC_BACKEND_REQ && a->req_fd < 0)
+			continue;
 		rc = handle_event(a, &ev[i]);
+		if (rc < 0 && vlb_adapter_may_reconnect(a, rc))
+			rc = vlb_adapter_begin_reconnect(a);
 		if (rc < 0)
 			return vlb_adapter_fail(a, rc);
 		handled += rc;

@@ -4,6 +4,7 @@
 #define VLB_ADAPTER_PRIV_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -18,6 +19,7 @@ enum vlb_adapter_source {
 	SRC_KERNEL = 1,		/* the device fd: messages from the driver */
 	SRC_BACKEND,		/* the vhost-user socket: only a hang-up is expected */
 	SRC_BACKEND_REQ,	/* the back-end's request channel */
+	SRC_RETRY,		/* timerfd: try to reconnect to the back-end */
 };
 
 struct vlb_adapter {
@@ -40,6 +42,16 @@ struct vlb_adapter {
 	bool owner_sent;
 	uint32_t config_size;		/* asked of the back-end with GET_CONFIG */
 	int error;			/* 0, or the failure that ended the adapter */
+	/* Reconnect: see adapter.h.  Only the serving thread touches these */
+	uint32_t reconnect_s;		/* 0: a closed socket fails the adapter */
+	int retry_fd;			/* timerfd, armed while reconnecting */
+	int64_t reconnect_deadline;	/* vhu_now_ms() after which we give up */
+	atomic_bool reconnecting;	/* the getter reads it from any thread */
+	bool recovered;			/* by vlb_adapter_recover: started */
+	/* What the driver did, to replay to a new back-end */
+	uint64_t acked;			/* features the driver accepted */
+	bool features_set;		/* acked is valid (until a reset) */
+	bool driver_ok;			/* DRIVER_OK, no reset since */
 	pthread_t thread;
 	bool thread_started;
 	int thread_rc;
@@ -69,6 +81,23 @@ int vlb_adapter_fail(struct vlb_adapter *a, int rc);
 /* adapter_relay.c: handle what the source reported.  >= 0 or -errno */
 int vlb_adapter_on_kernel(struct vlb_adapter *a);
 int vlb_adapter_on_backend_req(struct vlb_adapter *a);
+
+/*
+ * A new back-end was connected: stage 1 again, checked against what was
+ * negotiated (-ENOTSUP, logged, if it offers less), then the module's rings
+ * restarted and the set-up replayed (owner, features, memory table, rings).
+ * 0 or -errno.
+ */
+int vlb_adapter_resume(struct vlb_adapter *a);
+
+/* rc from an exchange: the back-end went away and reconnect is on */
+bool vlb_adapter_may_reconnect(struct vlb_adapter *a, int rc);
+
+/* Keep the device, drop the back-end, arm the retry timer.  0 or -errno */
+int vlb_adapter_begin_reconnect(struct vlb_adapter *a);
+
+/* Replay owner and features, and if the driver was ready, the rings */
+int vlb_adapter_replay(struct vlb_adapter *a);
 
 /* Stop the back-end's started rings (GET_VRING_BASE).  0 or -errno */
 int vlb_adapter_stop_rings(struct vlb_adapter *a);

@@ -56,11 +56,26 @@ static int sync_backend(struct vlb_adapter *a)
 	return vlb_adapter_call(a, &req, NULL, 0, &reply);
 }
 
+/* Bits the module adds to what the back-end offers */
+#define MODULE_FEATURES	(VLB_BIT(VIRTIO_F_VERSION_1) | \
+			 VLB_BIT(VIRTIO_F_ACCESS_PLATFORM))
+
 /* The driver accepted features: the back-end gets the same, in its terms */
-static int on_features(struct vlb_adapter *a, uint64_t acked)
+static int send_features(struct vlb_adapter *a, uint64_t acked)
 {
 	uint64_t features = acked & a->offered;
 	int rc;
+
+	/*
+	 * Only after a recovery or a reconnect can the driver hold features
+	 * this back-end does not offer: it replaces one that did.
+	 */
+	if (acked & ~(a->offered | MODULE_FEATURES)) {
+		vlb_err("vhost-user back-end %s does not offer features 0x%llx that the driver negotiated: refusing it (start the same back-end, or one that offers them)",
+			a->socket_path,
+			(unsigned long long)(acked & ~(a->offered | MODULE_FEATURES)));
+		return -ENOTSUP;
+	}
 
 	if (!a->owner_sent) {
 		struct vhu_msg req;
@@ -149,7 +164,7 @@ static int start_ring(struct vlb_adapter *a, const struct vlb_vq_info *vq)
 }
 
 /* Stage 3: the driver set the rings up; the back-end takes them over */
-static int on_driver_ok(struct vlb_adapter *a)
+static int start_rings(struct vlb_adapter *a)
 {
 	struct vlb_vq_info vq;
 	unsigned int i;
@@ -171,6 +186,41 @@ static int on_driver_ok(struct vlb_adapter *a)
 		if (a->started[i])
 			rc = set_state(a, VHU_SET_VRING_ENABLE, i, 1);
 	return rc;
+}
+
+int vlb_adapter_replay(struct vlb_adapter *a)
+{
+	int rc = 0;
+
+	if (a->features_set)
+		rc = send_features(a, a->acked);
+	if (rc == 0 && a->driver_ok)
+		rc = start_rings(a);
+	return rc;
+}
+
+/*
+ * What the driver does is recorded first, so that a back-end that comes
+ * back later gets it replayed; while none is connected that is all.
+ */
+static int on_features(struct vlb_adapter *a, uint64_t acked)
+{
+	a->acked = acked;
+	a->features_set = true;
+	return a->sock < 0 ? 0 : send_features(a, acked);
+}
+
+static int on_driver_ok(struct vlb_adapter *a)
+{
+	a->driver_ok = true;
+	return a->sock < 0 ? 0 : start_rings(a);
+}
+
+static int on_reset(struct vlb_adapter *a)
+{
+	a->driver_ok = false;
+	a->features_set = false;
+	return a->sock < 0 ? 0 : vlb_adapter_stop_rings(a);
 }
 
 int vlb_adapter_stop_rings(struct vlb_adapter *a)
@@ -244,9 +294,10 @@ static int relay(struct vlb_adapter *a, const struct vlb_msg *m)
 	case VLB_MSG_DRIVER_OK:
 		return on_driver_ok(a);
 	case VLB_MSG_RESET:
-		return vlb_adapter_stop_rings(a);
+		return on_reset(a);
 	case VLB_MSG_CONFIG_WRITE:
-		return on_config_write(a, m);
+		/* the kernel keeps what was written; a new back-end has its own */
+		return a->sock < 0 ? 0 : on_config_write(a, m);
 	default:
 		vlb_dbg("unknown message type %u from the kernel", m->type);
 		return 0;
@@ -267,8 +318,14 @@ int vlb_adapter_on_kernel(struct vlb_adapter *a)
 				a->kdev.device_id, a->socket_path);
 		if (rc < 0)
 			return rc;
-		/* A failed relay ends the adapter; the kernel hears it as removal */
+		/*
+		 * A failed relay ends the adapter (the kernel hears it as
+		 * removal), unless the back-end went and will be waited for:
+		 * the step is recorded and replayed to its successor.
+		 */
 		rc = relay(a, &m);
+		if (rc < 0 && vlb_adapter_may_reconnect(a, rc))
+			rc = vlb_adapter_begin_reconnect(a);
 		if (rc < 0)
 			return rc;
 		if (m.flags & VLB_MSG_F_REPLY) {

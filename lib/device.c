@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -41,6 +42,14 @@ static int copy_config(const struct vlb_dev_config *ucfg,
 			     sizeof(*cfg), ucfg, ucfg->size, DEV_CONFIG_SIZE_0_1);
 	if (rc)
 		return rc;
+	if (cfg->flags & ~VLB_DEV_F_RECOVERABLE) {
+		vlb_err("vlb_dev_create: unknown flags 0x%x", cfg->flags);
+		return -EINVAL;
+	}
+	if (cfg->recovery_timeout_ms && !(cfg->flags & VLB_DEV_F_RECOVERABLE)) {
+		vlb_err("vlb_dev_create: recovery_timeout_ms without VLB_DEV_F_RECOVERABLE");
+		return -EINVAL;
+	}
 	if (cfg->reserved0 || cfg->reserved1 ||
 	    !vlb_all_zero(cfg->reserved, sizeof(cfg->reserved))) {
 		vlb_err("vlb_dev_create: reserved fields must be zero");
@@ -63,6 +72,8 @@ static int copy_config(const struct vlb_dev_config *ucfg,
 	return 0;
 }
 
+static void set_mem(struct vlb_dev *dev);
+
 static int create_kernel_device(struct vlb_dev *dev,
 				const struct vlb_dev_config *cfg)
 {
@@ -76,15 +87,32 @@ static int create_kernel_device(struct vlb_dev *dev,
 		.config_size = cfg->config_size,
 		.config = (uintptr_t)cfg->config,
 		.shm_size = cfg->shm_size,
+		.flags = cfg->flags & VLB_DEV_F_RECOVERABLE ?
+			 VLB_CREATE_F_RECOVERABLE : 0,
+		.recovery_timeout_ms = cfg->recovery_timeout_ms,
 	};
 	int rc = vlb_kdev_create(&dev->kdev, &c, false);
 
 	if (rc == 0)
-		dev->mem = (struct vlb_vring_mem){
+		set_mem(dev);
+	return rc;
+}
+
+static int recover_kernel_device(struct vlb_dev *dev, unsigned int index)
+{
+	int rc = vlb_kdev_recover(&dev->kdev, index, false);
+
+	if (rc == 0)
+		set_mem(dev);
+	return rc;
+}
+
+static void set_mem(struct vlb_dev *dev)
+{
+	dev->mem = (struct vlb_vring_mem){
 			.base = dev->kdev.mem, .size = dev->kdev.shm_size,
 			.iova_base = VLB_SHM_IOVA_BASE,
 		};
-	return rc;
 }
 
 static int setup_queues(struct vlb_dev *dev, unsigned int n)
@@ -111,8 +139,9 @@ static int setup_queues(struct vlb_dev *dev, unsigned int n)
 	return 0;
 }
 
-VLB_EXPORT int vlb_dev_create(const struct vlb_dev_config *ucfg,
-			      struct vlb_dev **out)
+/* index < 0: create the device cfg describes; else recover vloopback<index> */
+static int open_device(const struct vlb_dev_config *ucfg, int index,
+		       struct vlb_dev **out)
 {
 	struct vlb_dev_config config, *cfg = &config;
 	struct vlb_dev_ops ops;
@@ -131,10 +160,24 @@ VLB_EXPORT int vlb_dev_create(const struct vlb_dev_config *ucfg,
 	dev->device_id = cfg->device_id;
 	dev->queue_size = cfg->queue_size;
 	dev->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	rc = dev->stop_fd < 0 ? -errno : create_kernel_device(dev, cfg);
+	dev->recovered = index >= 0;
+	if (dev->stop_fd < 0)
+		rc = -errno;
+	else if (index >= 0)
+		rc = recover_kernel_device(dev, index);
+	else
+		rc = create_kernel_device(dev, cfg);
 	if (rc == 0)
 		rc = setup_queues(dev, cfg->num_queues);
 	if (rc) {
+		/*
+		 * A device we failed to take over stays quiesced for the next
+		 * try: close it, do not destroy it.
+		 */
+		if (index >= 0 && dev->kdev.fd >= 0) {
+			close(dev->kdev.fd);
+			dev->kdev.fd = -1;
+		}
 		vlb_dev_destroy(dev);
 		return rc;
 	}
@@ -142,10 +185,32 @@ VLB_EXPORT int vlb_dev_create(const struct vlb_dev_config *ucfg,
 	return 0;
 }
 
+VLB_EXPORT int vlb_dev_create(const struct vlb_dev_config *ucfg,
+			      struct vlb_dev **out)
+{
+	return open_device(ucfg, -1, out);
+}
+
+VLB_EXPORT int vlb_dev_recover(const struct vlb_dev_config *ucfg,
+			       unsigned int index, struct vlb_dev **out)
+{
+	if (index > INT_MAX)
+		return -EINVAL;
+	return open_device(ucfg, (int)index, out);
+}
+
+VLB_EXPORT int vlb_dev_index(struct vlb_dev *dev)
+{
+	return vlb_kdev_index(&dev->kdev);
+}
+
 VLB_EXPORT int vlb_dev_start(struct vlb_dev *dev)
 {
-	int rc = vlb_tp_start(dev->kdev.fd);
+	int rc;
 
+	if (dev->recovered)	/* registered by the process it replaces */
+		return 0;
+	rc = vlb_tp_start(dev->kdev.fd);
 	if (rc < 0)
 		vlb_err("cannot start virtio device type %u: %s", dev->device_id,
 			strerror(-rc));

@@ -58,6 +58,7 @@ struct vlb_queue {
 struct vlb_dev {
 	struct vlb_kdev kdev;		/* the kernel device and its area */
 	int stop_fd;			/* eventfd: vlb_dev_stop() */
+	bool recovered;			/* by vlb_dev_recover: started already */
 	struct vlb_dev_ops ops;
 	void *opaque;
 	uint32_t device_id;

@@ -134,9 +134,59 @@ int vlb_kdev_create(struct vlb_kdev *k, const struct vlb_create *c,
 	return map_area(k, keep_shm_fd);
 }
 
+/* What a person can do when the module refuses a recovery */
+static const char *recover_hint(int err)
+{
+	switch (err) {
+	case -ENOENT:
+		return " (no such device: see /sys/devices/virtual/misc/virtio-loopback/)";
+	case -EPERM:
+		return " (only root or the user that created the device may recover it)";
+	case -EBUSY:
+	case -EINVAL:
+		return " (only a recoverable device whose process died, while its state says quiesced)";
+	default:
+		return "";
+	}
+}
+
+int vlb_kdev_recover(struct vlb_kdev *k, unsigned int index, bool keep_shm_fd)
+{
+	int ctl = vlb_tp_open_control();
+	int rc;
+
+	if (ctl < 0)
+		return ctl;	/* logged with a hint */
+	rc = vlb_tp_recover(ctl, index);
+	close(ctl);
+	if (rc < 0) {
+		vlb_err("cannot recover vloopback%u: %s%s", index,
+			strerror(-rc), recover_hint(rc));
+		return rc;
+	}
+	k->fd = rc;
+	if (fcntl(k->fd, F_SETFL, fcntl(k->fd, F_GETFL) | O_NONBLOCK) < 0)
+		return -errno;
+	return map_area(k, keep_shm_fd);
+}
+
+int vlb_kdev_index(struct vlb_kdev *k)
+{
+	struct vlb_info info;
+	int rc;
+
+	pthread_mutex_lock(&k->fd_lock);
+	rc = k->fd < 0 ? -ENODEV : vlb_tp_get_info(k->fd, &info);
+	pthread_mutex_unlock(&k->fd_lock);
+	return rc < 0 ? rc : (int)info.index;
+}
+
 void vlb_kdev_close(struct vlb_kdev *k)
 {
 	pthread_mutex_lock(&k->fd_lock);
+	/* On purpose: a recoverable device must not wait for a new process */
+	if (k->fd >= 0)
+		vlb_tp_destroy(k->fd);
 	if (k->fd >= 0)
 		close(k->fd);
 	k->fd = -1;

@@ -45,7 +45,20 @@ void vlb_kdev_init(struct vlb_kdev *k, uint32_t device_id);
 int vlb_kdev_create(struct vlb_kdev *k, const struct vlb_create *c,
 		    bool keep_shm_fd);
 
-/* Close the device fd: the kernel removes the device (the mapping stays) */
+/*
+ * Take over quiesced device vloopback<index> (VLB_IOC_RECOVER) and map its
+ * new shared area; keep_shm_fd as for create.  Returns 0 or -errno, logged
+ * with a hint.  On failure k holds what to destroy.
+ */
+int vlb_kdev_recover(struct vlb_kdev *k, unsigned int index, bool keep_shm_fd);
+
+/* vloopback<N> of the device, or -errno */
+int vlb_kdev_index(struct vlb_kdev *k);
+
+/*
+ * Remove the device on purpose (VLB_IOC_DESTROY, so a recoverable one is
+ * not quiesced) and close its fd (the mapping stays)
+ */
 void vlb_kdev_close(struct vlb_kdev *k);
 
 /* vlb_kdev_close(), then unmap the area and close its fd */

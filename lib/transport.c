@@ -110,7 +110,9 @@ static int create_valid(const struct vlb_create *c)
 		vlb_dbg("vlb_create.size is %u, not %zu", c->size, sizeof(*c));
 		return 0;
 	}
-	if (c->flags || !vlb_all_zero(c->reserved, sizeof(c->reserved))) {
+	if ((c->flags & ~VLB_CREATE_F_RECOVERABLE) ||
+	    (!(c->flags & VLB_CREATE_F_RECOVERABLE) && c->recovery_timeout_ms) ||
+	    !vlb_all_zero(c->reserved, sizeof(c->reserved))) {
 		vlb_dbg("vlb_create: flags or reserved fields are not zero");
 		return 0;
 	}
@@ -134,6 +136,23 @@ int vlb_tp_create(int ctl, const struct vlb_create *c)
 		return -EINVAL;
 	/* The ioctl does not write *c: the cast only satisfies ioctl(2). */
 	return cloexec_fd(VLB_IOCTL(ctl, VLB_IOC_CREATE, (void *)c));
+}
+
+int vlb_tp_recover(int ctl, unsigned int index)
+{
+	struct vlb_recover r = { .size = sizeof(r), .index = index };
+
+	return cloexec_fd(VLB_IOCTL(ctl, VLB_IOC_RECOVER, &r));
+}
+
+int vlb_tp_destroy(int dev)
+{
+	return VLB_IOCTL(dev, VLB_IOC_DESTROY, NULL);
+}
+
+int vlb_tp_restart_queues(int dev)
+{
+	return VLB_IOCTL(dev, VLB_IOC_RESTART_QUEUES, NULL);
 }
 
 int vlb_tp_shm_fd(int dev)

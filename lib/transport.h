@@ -43,6 +43,18 @@ int vlb_tp_create(int ctl, const struct vlb_create *c);
 int vlb_tp_shm_fd(int dev);
 
 /*
+ * Take over quiesced device vloopback<index>: its new device fd
+ * (close-on-exec; the caller closes it), or -errno.
+ */
+int vlb_tp_recover(int ctl, unsigned int index);
+
+/* Remove the device now, recoverable or not (a later close only frees). */
+int vlb_tp_destroy(int dev);
+
+/* The back-end restarted: every ring again at 0 with what is owed. */
+int vlb_tp_restart_queues(int dev);
+
+/*
  * VLB_IOC_SET_VQ_FDS: the eventfds of queue index; -1 detaches one.
  * The module takes its own references: the caller keeps its fds.
  */

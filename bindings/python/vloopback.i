@@ -88,6 +88,7 @@
 %ignore vlb_dev_ops;
 %ignore vlb_dev_config;
 %ignore vlb_dev_create;
+%ignore vlb_dev_recover;
 %ignore vlb_dev_run;
 %ignore vlb_dev_run_threaded;
 %ignore vlb_dev_stop;
@@ -263,7 +264,8 @@ static void vlbpy_log(int level, const char *msg, void *opaque)
 
 %inline %{
 /*
- * vlb_dev_create() with the shim's ops.  device is the Python object whose
+ * vlb_dev_create() with the shim's ops, or with recover_index >= 0
+ * vlb_dev_recover() of that vloopback index.  device is the Python object whose
  * _on_* methods the callbacks call.  It is not referenced: the Python
  * device destroys the C device before it goes away, so the pointer never
  * outlives it (a reference would be a cycle through C that the garbage
@@ -272,7 +274,8 @@ static void vlbpy_log(int level, const char *msg, void *opaque)
 int vlbpy_dev_create(PyObject *device, uint32_t device_id, uint32_t vendor_id,
 		     uint16_t num_queues, uint16_t queue_size, uint64_t features,
 		     const void *data, uint32_t len, uint64_t shm_size,
-		     struct vlb_dev **out)
+		     uint32_t flags, uint32_t recovery_timeout_ms,
+		     int recover_index, struct vlb_dev **out)
 {
 	struct vlb_dev_config cfg = {
 		.size = sizeof(cfg),
@@ -287,8 +290,12 @@ int vlbpy_dev_create(PyObject *device, uint32_t device_id, uint32_t vendor_id,
 		.ops = &vlbpy_ops,
 		.ops_size = sizeof(vlbpy_ops),
 		.opaque = device,
+		.flags = flags,
+		.recovery_timeout_ms = recovery_timeout_ms,
 	};
 
+	if (recover_index >= 0)
+		return vlb_dev_recover(&cfg, (unsigned int)recover_index, out);
 	return vlb_dev_create(&cfg, out);
 }
 

@@ -32,6 +32,22 @@
  * requests in flight) and every later dispatch returns the same error.
  * Only vlb_adapter_destroy() is left to do.
  *
+ * Reconnect (reconnect_s, since 0.2): when the back-end's socket closes,
+ * the adapter keeps the kernel device (requests wait, none fails) and
+ * connects to the same socket path again, every 200 ms for up to
+ * reconnect_s seconds, on a timer in vlb_adapter_fd().  A back-end that
+ * comes back is asked what it offers (stage 1 again) and refused, with a
+ * message, if it no longer offers every feature the driver negotiated or
+ * the queues in use; then the module restarts the rings
+ * (VLB_IOC_RESTART_QUEUES: each starts again at 0 holding exactly the
+ * requests still owed) and the adapter replays the set-up: owner,
+ * features, memory table, and per ring num, addresses, base 0, call and
+ * kick fds, enable.  No request is lost or done twice by the protocol;
+ * the back-end must keep its data across the restart (a disk image does).
+ * Not back within reconnect_s: the device is removed as on a failure.
+ * The kernel device is then created recoverable, so that if the adapter
+ * itself dies its successor takes the device over: vlb_adapter_recover().
+ *
  * Threads: an adapter is served by one thread at a time; vlb_adapter_stop()
  * and the getters may be called from any thread.
  */
@@ -77,6 +93,15 @@ struct vlb_adapter_config {
 	uint32_t reserved0;
 	uint64_t shm_size;	/* shared area bytes; default: the module's */
 	uint32_t reserved[8];
+	/* 0.2 */
+	/*
+	 * Seconds to keep the device and reconnect when the back-end's
+	 * socket closes (see above); 0: fail at once.  Non-zero also makes
+	 * the kernel device recoverable, for reconnect_s seconds (capped by
+	 * the module's recovery_max_ms), should the adapter itself die.
+	 */
+	uint32_t reconnect_s;
+	uint32_t reserved1;
 };
 
 /*
@@ -127,6 +152,30 @@ const char *vlb_adapter_type_name(uint32_t device_id);
  */
 int vlb_adapter_create(const struct vlb_adapter_config *cfg,
 		       struct vlb_adapter **out);
+
+/*
+ * Replace an adapter that died: connect to the back-end as
+ * vlb_adapter_create() does, then take over quiesced device
+ * vloopback<index> (created by an adapter with reconnect_s) instead of
+ * creating one.  The kernel then tells the driver's features and
+ * DRIVER_OK, which the first dispatches relay to the back-end as for a
+ * new device, and the rings hold exactly the requests still owed.  cfg
+ * must describe the same back-end and queue count; the back-end must
+ * offer the negotiated features (refused, logged, otherwise).  The
+ * adapter is started already (vlb_adapter_start() does nothing).  0 or
+ * -errno, logged with a hint.  Since 0.2.
+ */
+int vlb_adapter_recover(const struct vlb_adapter_config *cfg,
+			unsigned int index, struct vlb_adapter **out);
+
+/* N of vloopbackN: what vlb_adapter_recover() takes.  Or -errno.  Since 0.2. */
+int vlb_adapter_index(struct vlb_adapter *a);
+
+/*
+ * 1 while the back-end is away and the adapter tries to reconnect, else 0.
+ * Any thread.  Since 0.2.
+ */
+int vlb_adapter_reconnecting(struct vlb_adapter *a);
 
 /* Let drivers bind; serve the adapter from now on.  0 or -errno. */
 int vlb_adapter_start(struct vlb_adapter *a);

@@ -131,7 +131,27 @@ struct vlb_dev_config {
 	 */
 	uint32_t ops_size;
 	uint32_t reserved1;
+	/* 0.2: recovery */
+	uint32_t flags;			/* VLB_DEV_F_* */
+	/*
+	 * VLB_DEV_F_RECOVERABLE: how long the kernel keeps the quiesced
+	 * device for a new process, 0 = the module's recovery_max_ms (which
+	 * also caps it).  Must be 0 without the flag.
+	 */
+	uint32_t recovery_timeout_ms;
 };
+
+/*
+ * The device outlives its process: if the process dies (or closes the fd
+ * without vlb_dev_destroy), the kernel quiesces it: the virtio device, its
+ * name and the requests in flight stay, new requests wait, nothing fails,
+ * until a new process takes it over with vlb_dev_recover() within the
+ * recovery timeout (or the kernel fails and removes it).  The device
+ * process must keep its state where a successor finds it (a file, as the
+ * file-backed ramdisk example does): requests it completed are done, the
+ * others are handed to the successor, each once.  Since 0.2.
+ */
+#define VLB_DEV_F_RECOVERABLE	(1U << 0)
 
 /*
  * Create the kernel device (not started).  On success *out is a new device
@@ -140,12 +160,35 @@ struct vlb_dev_config {
  */
 int vlb_dev_create(const struct vlb_dev_config *cfg, struct vlb_dev **out);
 
+/*
+ * Take over quiesced device vloopback<index> (created with
+ * VLB_DEV_F_RECOVERABLE by a process that died): *out is a new device the
+ * caller serves and destroys as one from vlb_dev_create(), already started
+ * (vlb_dev_start() is a no-op on it).  cfg is read as for vlb_dev_create()
+ * but only its ops, ops_size, opaque, num_queues and queue_size are used
+ * (they must be those the device was created with); the kernel kept the
+ * rest.  The first dispatch brings ops->features and ops->driver_ok with
+ * what the driver negotiated, then the queues hold every request the dead
+ * process did not complete, each once, followed by new ones.  The device
+ * stays recoverable.  Returns 0 or -errno: -ENOENT no such device, -EPERM
+ * not root nor the user that created it, another -errno if it is not
+ * quiesced (all logged with a hint).  Since 0.2.
+ */
+int vlb_dev_recover(const struct vlb_dev_config *cfg, unsigned int index,
+		    struct vlb_dev **out);
+
+/*
+ * N of /sys/devices/virtual/misc/virtio-loopback/vloopbackN: what
+ * vlb_dev_recover() takes.  Or -errno.  Since 0.2.
+ */
+int vlb_dev_index(struct vlb_dev *dev);
+
 /* Let drivers bind.  Serve the device from now on (see above).  0 or -errno. */
 int vlb_dev_start(struct vlb_dev *dev);
 
 /*
- * Remove the kernel device (requests in flight are failed by the kernel)
- * and free everything, including requests the application still holds.
+ * Remove the kernel device (requests in flight are failed by the kernel;
+ * a recoverable device is removed too, not quiesced) and free everything, including requests the application still holds.
  * NULL is ignored.
  */
 void vlb_dev_destroy(struct vlb_dev *dev);

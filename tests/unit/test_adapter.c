@@ -7,6 +7,11 @@
  * ends at "cannot open" (-ENOENT) right after stage 1; one that fails, fails
  * before.  Also the type names.  (The kernel tests run the whole adapter
  * with real back-ends.)
+ *
+ * Reconnect: an adapter built here around a fake kernel device (an
+ * anonymous area; the two ioctls resume uses are wrapped with the linker's
+ * --wrap, see meson.build) is resumed against fake_backend as if its first
+ * back-end had gone: what the new one is asked, and in which order.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -23,7 +30,9 @@
 
 #include <vloopback/adapter.h>
 
+#include "adapter_priv.h"
 #include "log_capture.h"
+#include "transport.h"
 #include "vhost_user.h"
 #include "vhu_peer.h"
 
@@ -362,6 +371,278 @@ static void test_larger_config_needs_a_zero_tail(void **state)
 	assert_null(a);
 }
 
+/* ---- reconnect: the kernel side faked ---- */
+
+#define AREA_SIZE	(1 << 20)
+#define RING_NUM	64
+
+static int restarts;		/* VLB_IOC_RESTART_QUEUES calls */
+static int restart_seen;	/* fake_backend's n_seen at that moment */
+static struct fake_backend *restart_fake;
+
+int __wrap_vlb_tp_restart_queues(int dev);
+int __wrap_vlb_tp_restart_queues(int dev)
+{
+	(void)dev;
+	restarts++;
+	restart_seen = restart_fake ? restart_fake->n_seen : -1;
+	return 0;
+}
+
+/* Queue i's ring at 64 KiB * (i + 1) into the area, as the module lays them */
+int __wrap_vlb_tp_get_vq(int dev, unsigned int index, struct vlb_vq_info *out);
+int __wrap_vlb_tp_get_vq(int dev, unsigned int index, struct vlb_vq_info *out)
+{
+	uint64_t base = VLB_SHM_IOVA_BASE + 0x10000ULL * (index + 1);
+
+	(void)dev;
+	*out = (struct vlb_vq_info){
+		.index = index, .num = RING_NUM, .desc = base,
+		.avail = base + 16 * RING_NUM, .used = base + 0x2000,
+	};
+	return 0;
+}
+
+#define BLK_F_FLUSH	(1ULL << 9)
+#define BLK_F_SEG_MAX	(1ULL << 2)
+#define BLK_F_MQ	(1ULL << 12)
+
+/*
+ * An adapter that served a virtio-blk device with two queues, whose driver
+ * negotiated VERSION_1 | FLUSH | MQ and reached DRIVER_OK, and whose back-end
+ * just went: connected again to fake_backend (profile p).
+ */
+static struct vlb_adapter *gone_adapter(struct fixture *fx,
+					const struct profile *p)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct vlb_adapter *a = calloc(1, sizeof(*a));
+	unsigned int i;
+
+	assert_non_null(a);
+	a->socket_path = fx->path;
+	a->timeout_ms = 2000;
+	a->req_fd = a->epfd = a->stop_fd = a->retry_fd = -1;
+	vlb_kdev_init(&a->kdev, 2);
+	a->kdev.shm_size = AREA_SIZE;
+	a->kdev.mem = mmap(NULL, AREA_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(a->kdev.mem != MAP_FAILED);
+	a->kdev.shm_fd = eventfd(0, EFD_CLOEXEC);	/* any fd to pass */
+	a->num_queues = 2;
+	for (i = 0; i < 2; i++) {
+		a->kick[i] = eventfd(0, EFD_CLOEXEC);
+		a->call[i] = eventfd(0, EFD_CLOEXEC);
+	}
+	a->offered = VERSION_1 | BLK_F_FLUSH | BLK_F_SEG_MAX | BLK_F_MQ;
+	a->acked = VERSION_1 | BLK_F_FLUSH | BLK_F_MQ;
+	a->features_set = true;
+	a->driver_ok = true;
+	a->reconnect_s = 30;
+	a->config_size = 60;
+
+	fx->fake.profile = *p;
+	restarts = 0;
+	restart_seen = -1;
+	restart_fake = &fx->fake;
+	assert_int_equal(pthread_create(&fx->fake.thread, NULL, fake_backend, &fx->fake), 0);
+	strcpy(sa.sun_path, fx->path);
+	a->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(a->sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return a;
+}
+
+static void free_adapter(struct fixture *fx, struct vlb_adapter *a)
+{
+	unsigned int i;
+
+	close(a->sock);
+	pthread_join(fx->fake.thread, NULL);	/* ends when we hang up */
+	restart_fake = NULL;
+	if (a->req_fd >= 0)
+		close(a->req_fd);
+	for (i = 0; i < 2; i++) {
+		close(a->kick[i]);
+		close(a->call[i]);
+	}
+	close(a->kdev.shm_fd);
+	munmap(a->kdev.mem, AREA_SIZE);
+	pthread_mutex_destroy(&a->kdev.fd_lock);
+	free(a);
+}
+
+/* The i-th request from `from` on, which must be `request` */
+static const struct vhu_msg *expect(struct fixture *fx, int *at, uint32_t request)
+{
+	const struct vhu_msg *m;
+
+	if (*at >= fx->fake.n_seen)
+		fail_msg("request %d: expected %u, the back-end saw only %d",
+			 *at, request, fx->fake.n_seen);
+	m = &fx->fake.seen[*at];
+	if (m->hdr.request != request)
+		fail_msg("request %d: expected %u, got %u", *at, request,
+			 m->hdr.request);
+	(*at)++;
+	return m;
+}
+
+static void test_reconnect_replays_setup_after_restarting_the_rings(void **state)
+{
+	struct fixture *fx = *state;
+	struct profile p = { .features = VERSION_1 | PROTOCOL | BLK_F_MQ | BLK_F_FLUSH |
+					 BLK_F_SEG_MAX,
+			     .protocol = PF(VHU_PROTOCOL_F_MQ) |
+					 PF(VHU_PROTOCOL_F_REPLY_ACK) |
+					 PF(VHU_PROTOCOL_F_CONFIG),
+			     .queue_num = 4 };
+	struct vlb_adapter *a = gone_adapter(fx, &p);
+	const struct vhu_msg *m;
+	unsigned int q;
+	int at, i_owner;
+
+	if (vlb_adapter_resume(a) != 0)
+		fail_msg("resume: %s", fx->log.count ? fx->log.msg[0] : "(no log)");
+
+	/* Stage 1 again, then the kernel's rings restarted, then the set-up */
+	assert_int_equal(restarts, 1);
+	assert_non_null(asked(fx, VHU_GET_QUEUE_NUM, NULL));
+	assert_non_null(asked(fx, VHU_GET_CONFIG, NULL));
+	assert_non_null(asked(fx, VHU_SET_OWNER, &i_owner));
+	assert_int_equal(restart_seen, i_owner);
+	at = i_owner;
+	expect(fx, &at, VHU_SET_OWNER);
+	m = expect(fx, &at, VHU_SET_FEATURES);
+	/* what the driver negotiated, in vhost-user's terms */
+	assert_int_equal(m->u.u64, VERSION_1 | BLK_F_FLUSH | BLK_F_MQ | PROTOCOL);
+	m = expect(fx, &at, VHU_SET_MEM_TABLE);
+	assert_int_equal(fx->fake.seen_fds[at - 1], 1);
+	assert_int_equal(m->u.memory.nregions, 1);
+	assert_int_equal(m->u.memory.regions[0].guest_addr, VLB_SHM_IOVA_BASE);
+	assert_int_equal(m->u.memory.regions[0].size, AREA_SIZE);
+	for (q = 0; q < 2; q++) {
+		m = expect(fx, &at, VHU_SET_VRING_NUM);
+		assert_int_equal(m->u.state.index, q);
+		assert_int_equal(m->u.state.num, RING_NUM);
+		m = expect(fx, &at, VHU_SET_VRING_ADDR);
+		assert_int_equal(m->u.addr.index, q);
+		assert_int_equal(m->u.addr.desc,
+				 (uintptr_t)a->kdev.mem + 0x10000ULL * (q + 1));
+		/* the module's ring starts again at 0 with what is owed */
+		m = expect(fx, &at, VHU_SET_VRING_BASE);
+		assert_int_equal(m->u.state.index, q);
+		assert_int_equal(m->u.state.num, 0);
+		m = expect(fx, &at, VHU_SET_VRING_CALL);
+		assert_int_equal(fx->fake.seen_fds[at - 1], 1);
+		m = expect(fx, &at, VHU_SET_VRING_KICK);
+		assert_int_equal(fx->fake.seen_fds[at - 1], 1);
+		assert_true(a->started[q]);
+	}
+	for (q = 0; q < 2; q++) {
+		m = expect(fx, &at, VHU_SET_VRING_ENABLE);
+		assert_int_equal(m->u.state.index, q);
+		assert_int_equal(m->u.state.num, 1);
+	}
+	assert_int_equal(at, fx->fake.n_seen);	/* nothing else */
+	free_adapter(fx, a);
+}
+
+/* Negotiated before DRIVER_OK: owner and features only, no ring restart */
+static void test_reconnect_before_driver_ok_replays_features_only(void **state)
+{
+	struct fixture *fx = *state;
+	struct profile p;
+	struct vlb_adapter *a;
+	int at;
+
+	p = (struct profile){ .features = VERSION_1 | PROTOCOL | BLK_F_MQ | BLK_F_FLUSH |
+					  BLK_F_SEG_MAX,
+			      .protocol = PF(VHU_PROTOCOL_F_CONFIG) };
+	a = gone_adapter(fx, &p);
+	a->driver_ok = false;
+	assert_int_equal(vlb_adapter_resume(a), 0);
+	assert_int_equal(restarts, 0);
+	assert_non_null(asked(fx, VHU_SET_OWNER, &at));
+	at++;
+	expect(fx, &at, VHU_SET_FEATURES);
+	expect(fx, &at, VHU_GET_FEATURES);	/* no REPLY_ACK: the sync */
+	assert_int_equal(at, fx->fake.n_seen);
+	assert_null(asked(fx, VHU_SET_MEM_TABLE, NULL));
+	free_adapter(fx, a);
+}
+
+static void test_reconnect_refuses_a_backend_with_fewer_features(void **state)
+{
+	struct fixture *fx = *state;
+	/* the new back-end lost FLUSH, which the driver negotiated */
+	struct profile p = { .features = VERSION_1 | PROTOCOL | BLK_F_MQ | BLK_F_SEG_MAX,
+			     .protocol = PF(VHU_PROTOCOL_F_MQ) |
+					 PF(VHU_PROTOCOL_F_REPLY_ACK) |
+					 PF(VHU_PROTOCOL_F_CONFIG),
+			     .queue_num = 4 };
+	struct vlb_adapter *a = gone_adapter(fx, &p);
+
+	assert_int_equal(vlb_adapter_resume(a), -ENOTSUP);
+	assert_logged(fx, "no longer offers features 0x200 that were negotiated");
+	/* refused before anything changed: rings untouched, no set-up sent */
+	assert_int_equal(restarts, 0);
+	assert_null(asked(fx, VHU_SET_OWNER, NULL));
+	assert_null(asked(fx, VHU_SET_FEATURES, NULL));
+	assert_null(asked(fx, VHU_SET_MEM_TABLE, NULL));
+	free_adapter(fx, a);
+}
+
+/* SEG_MAX was offered but not negotiated: a back-end without it will do */
+static void test_reconnect_accepts_fewer_features_than_offered(void **state)
+{
+	struct fixture *fx = *state;
+	struct profile p = { .features = VERSION_1 | PROTOCOL | BLK_F_MQ | BLK_F_FLUSH,
+			     .protocol = PF(VHU_PROTOCOL_F_REPLY_ACK) |
+					 PF(VHU_PROTOCOL_F_CONFIG) |
+					 PF(VHU_PROTOCOL_F_MQ),
+			     .queue_num = 2 };
+	struct vlb_adapter *a = gone_adapter(fx, &p);
+
+	assert_int_equal(vlb_adapter_resume(a), 0);
+	assert_int_equal(restarts, 1);
+	free_adapter(fx, a);
+}
+
+static void test_reconnect_refuses_a_backend_with_fewer_queues(void **state)
+{
+	struct fixture *fx = *state;
+	struct profile p = { .features = VERSION_1 | PROTOCOL | BLK_F_MQ | BLK_F_FLUSH,
+			     .protocol = PF(VHU_PROTOCOL_F_MQ) |
+					 PF(VHU_PROTOCOL_F_CONFIG),
+			     .queue_num = 1 };
+	struct vlb_adapter *a = gone_adapter(fx, &p);
+
+	assert_int_equal(vlb_adapter_resume(a), -ENOTSUP);
+	assert_logged(fx, "serves 1 queues, the device uses 2");
+	assert_int_equal(restarts, 0);
+	free_adapter(fx, a);
+}
+
+static void test_reconnect_config_field_rules(void **state)
+{
+	struct vlb_adapter_config cfg = {
+		.size = sizeof(cfg), .device_id = 2,
+		.socket_path = "/nonexistent/backend.sock",
+		.reconnect_s = 30, .reserved1 = 1,
+	};
+	struct vlb_adapter *a = NULL;
+
+	(void)state;
+	assert_int_equal(vlb_adapter_create(&cfg, &a), -EINVAL);
+	cfg.reserved1 = 0;
+	assert_int_equal(vlb_adapter_create(&cfg, &a), -ENOENT);
+	/* 0.1's size ends before reconnect_s: accepted, not read */
+	cfg.size = offsetof(struct vlb_adapter_config, reconnect_s);
+	cfg.reserved1 = 1;
+	assert_int_equal(vlb_adapter_create(&cfg, &a), -ENOENT);
+	assert_null(a);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -378,6 +659,12 @@ int main(void)
 		T(test_backend_with_no_queue_is_refused),
 		T(test_reserved_fields_must_be_zero),
 		T(test_larger_config_needs_a_zero_tail),
+		T(test_reconnect_replays_setup_after_restarting_the_rings),
+		T(test_reconnect_before_driver_ok_replays_features_only),
+		T(test_reconnect_refuses_a_backend_with_fewer_features),
+		T(test_reconnect_accepts_fewer_features_than_offered),
+		T(test_reconnect_refuses_a_backend_with_fewer_queues),
+		T(test_reconnect_config_field_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

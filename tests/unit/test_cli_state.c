@@ -160,6 +160,45 @@ static void test_live_name_is_refused_dead_one_is_reused(void **state)
 	close(p[1]);
 }
 
+/* What `recover` runs the attachment again with survives the adapter */
+static void test_recovery_fields_round_trip_and_take_over_keeps_them(void **state)
+{
+	struct cli_state s = { .virtio_index = 3, .vlb_index = 5, .reconnect_s = 30,
+			       .queue_size = 128, .timeout_ms = 2000, .queues = 2,
+			       .device_id = 2 }, r;
+	int fd;
+
+	(void)state;
+	snprintf(s.name, sizeof(s.name), "rdisk");
+	snprintf(s.type, sizeof(s.type), "blk");
+	snprintf(s.socket, sizeof(s.socket), "/tmp/rec.sock");
+	snprintf(s.node, sizeof(s.node), "/dev/vda");
+	snprintf(s.tag, sizeof(s.tag), "t");
+	fd = state_reserve("rdisk");
+	assert_true(fd >= 0);
+	assert_int_equal(state_write(&s), 0);
+	assert_int_equal(state_read("rdisk", &r), 0);
+	assert_int_equal(r.vlb_index, 5);
+	assert_int_equal(r.reconnect_s, 30);
+	assert_int_equal(r.queue_size, 128);
+	assert_int_equal(r.timeout_ms, 2000);
+	assert_int_equal(r.queues, 2);
+	assert_string_equal(r.tag, "t");
+	/* no such vloopback device here: not quiesced, whatever the entry says */
+	assert_false(state_quiesced(&r));
+	assert_int_equal(state_take_over("rdisk"), -EEXIST);	/* held */
+	close(fd);					/* the adapter died */
+	fd = state_take_over("rdisk");
+	assert_true(fd >= 0);
+	assert_int_equal(state_read("rdisk", &r), 0);		/* data kept */
+	assert_string_equal(r.node, "/dev/vda");
+	state_remove("rdisk", true);
+	close(fd);
+	/* an older entry without the fields: unknown index */
+	assert_int_equal(state_read("nosuch", &r), -ENOENT);
+	assert_int_equal(r.vlb_index, -1);
+}
+
 static void test_reused_pid_is_never_signalled(void **state)
 {
 	struct cli_state s;
@@ -255,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_attaches_get_different_names),
 		cmocka_unit_test(test_live_name_is_refused_dead_one_is_reused),
 		cmocka_unit_test(test_reused_pid_is_never_signalled),
+		cmocka_unit_test(test_recovery_fields_round_trip_and_take_over_keeps_them),
 		cmocka_unit_test(test_state_directory_per_user),
 		cmocka_unit_test(test_sd_notify_reaches_notify_socket),
 	};

@@ -198,6 +198,49 @@ static void test_dispatch_drains_for_edge_triggered_callers(void **state)
 }
 
 /* A failed adapter's getter on another thread: -ENODEV, never a stale fd */
+/* The recovery fields of 0.2: flags known, a timeout only with the flag */
+static void test_recoverable_flag_and_timeout_rules(void **state)
+{
+	struct big_config b;
+
+	(void)state;
+	fill(&b, sizeof(b.cfg));
+	b.cfg.flags = VLB_DEV_F_RECOVERABLE;
+	b.cfg.recovery_timeout_ms = 5000;
+	assert_int_equal(create(&b.cfg), -ENOENT);	/* accepted */
+	b.cfg.flags = 2;
+	assert_int_equal(create(&b.cfg), -EINVAL);	/* unknown flag */
+	b.cfg.flags = 0;
+	assert_int_equal(create(&b.cfg), -EINVAL);	/* timeout, no flag */
+	/* a 0.1-sized config cannot carry them: not read, defaults apply */
+	fill(&b, CONFIG_SIZE_0_1);
+	b.cfg.flags = 2;
+	assert_int_equal(create(&b.cfg), -ENOENT);
+}
+
+/* vlb_dev_recover takes cfg as create does; a bad one never reaches the node */
+static void test_recover_checks_config_then_opens_the_node(void **state)
+{
+	struct vlb_dev *dev = NULL;
+	struct log_capture c;
+	struct big_config b;
+	int rc;
+
+	(void)state;
+	fill(&b, sizeof(b.cfg));
+	capture_start(&c);
+	rc = vlb_dev_recover(&b.cfg, 3, &dev);
+	capture_stop();
+	assert_int_equal(rc, -ENOENT);
+	assert_null(dev);
+	b.cfg.ops = NULL;
+	capture_start(&c);
+	rc = vlb_dev_recover(&b.cfg, 3, &dev);
+	capture_stop();
+	assert_int_equal(rc, -EINVAL);
+	assert_null(dev);
+}
+
 static void test_virtio_index_after_close_is_enodev(void **state)
 {
 	struct vlb_kdev k;
@@ -236,6 +279,8 @@ int main(void)
 		cmocka_unit_test(test_module_query_size),
 		cmocka_unit_test(test_dispatch_drains_for_edge_triggered_callers),
 		cmocka_unit_test(test_virtio_index_after_close_is_enodev),
+		cmocka_unit_test(test_recoverable_flag_and_timeout_rules),
+		cmocka_unit_test(test_recover_checks_config_then_opens_the_node),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

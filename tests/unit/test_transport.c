@@ -57,6 +57,8 @@ static void test_create_good_request_reaches_the_ioctl(void **state)
 	struct vlb_create c = good_create();
 
 	assert_int_equal(vlb_tp_create(*(int *)*state, &c), -ENOTTY);
+	c.flags = VLB_CREATE_F_RECOVERABLE, c.recovery_timeout_ms = 5000;
+	assert_int_equal(vlb_tp_create(*(int *)*state, &c), -ENOTTY);
 }
 
 static void test_create_rejects_bad_requests(void **state)
@@ -66,7 +68,10 @@ static void test_create_rejects_bad_requests(void **state)
 
 	c = good_create(), c.size = sizeof(c) - 8;
 	assert_int_equal(vlb_tp_create(fd, &c), -EINVAL);
-	c = good_create(), c.flags = 1;
+	c = good_create(), c.flags = 2;	/* unknown */
+	assert_int_equal(vlb_tp_create(fd, &c), -EINVAL);
+	/* a recovery timeout means nothing without the flag */
+	c = good_create(), c.recovery_timeout_ms = 1000;
 	assert_int_equal(vlb_tp_create(fd, &c), -EINVAL);
 	c = good_create(), c.reserved[6] = 1;
 	assert_int_equal(vlb_tp_create(fd, &c), -EINVAL);
@@ -98,6 +103,9 @@ static void test_negative_fds_are_ebadf(void **state)
 	assert_int_equal(vlb_tp_set_config(-1, 0, NULL, 0, true), -EBADF);
 	assert_int_equal(vlb_tp_start(-1), -EBADF);
 	assert_int_equal(vlb_tp_get_info(-1, &info), -EBADF);
+	assert_int_equal(vlb_tp_recover(-1, 0), -EBADF);
+	assert_int_equal(vlb_tp_destroy(-1), -EBADF);
+	assert_int_equal(vlb_tp_restart_queues(-1), -EBADF);
 	assert_int_equal(vlb_tp_read_msg(-1, &m), -EBADF);
 	assert_int_equal(vlb_tp_reply(-1, 1, 0), -EBADF);
 }
@@ -118,6 +126,9 @@ static void test_ioctls_map_errors_to_negative_errno(void **state)
 	assert_int_equal(vlb_tp_set_config(fd, 4, cfg, sizeof(cfg), false), -ENOTTY);
 	assert_int_equal(vlb_tp_start(fd), -ENOTTY);
 	assert_int_equal(vlb_tp_get_info(fd, &info), -ENOTTY);
+	assert_int_equal(vlb_tp_recover(fd, 7), -ENOTTY);
+	assert_int_equal(vlb_tp_destroy(fd), -ENOTTY);
+	assert_int_equal(vlb_tp_restart_queues(fd), -ENOTTY);
 }
 
 static void test_other_bad_arguments_are_refused(void **state)

@@ -35,6 +35,7 @@ struct attach_opts {
 	unsigned long num_queues;
 	unsigned long queue_size;
 	unsigned long timeout_ms;
+	unsigned long reconnect_s;
 	bool foreground;
 	bool verbose;
 	bool json;
@@ -57,6 +58,8 @@ static const char usage[] =
 "      --mac ADDR        net: the interface's MAC address (xx:xx:xx:xx:xx:xx)\n"
 "      --mtu N           net: the interface's MTU\n"
 "      --timeout MS      how long to wait for each answer of the back-end (default 5000)\n"
+"      --reconnect[=S]   if the back-end goes, keep the device and reconnect for up\n"
+"                        to S seconds (default 30); the adapter can be recovered too\n"
 "  -f, --foreground      keep serving in this process until SIGTERM or SIGINT\n"
 "                        (under systemd Type=notify: READY=1 once the device is up)\n"
 "  -j, --json            print the attachment as a JSON object (see list --help)\n"
@@ -132,6 +135,7 @@ static int parse_opts(int argc, char **argv, struct attach_opts *o)
 		{ "mac", required_argument, NULL, 'M' },
 		{ "mtu", required_argument, NULL, 'U' },
 		{ "timeout", required_argument, NULL, 'W' },
+		{ "reconnect", optional_argument, NULL, 'R' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -155,6 +159,11 @@ static int parse_opts(int argc, char **argv, struct attach_opts *o)
 		case 'Q': rc = parse_number("--num-queues", optarg, VLB_MAX_QUEUES, &o->num_queues); break;
 		case 'S': rc = parse_number("--queue-size", optarg, VLB_MAX_QUEUE_SIZE, &o->queue_size); break;
 		case 'W': rc = parse_number("--timeout", optarg, 600000, &o->timeout_ms); break;
+		case 'R':
+			o->reconnect_s = 30;
+			if (optarg)
+				rc = parse_number("--reconnect", optarg, 86400, &o->reconnect_s);
+			break;
 		case 'h': fputs(usage, stdout); print_types(); return -1;
 		default: return cli_usage("attach", "unknown option");
 		}
@@ -303,7 +312,7 @@ static void on_signal(int sig)
 }
 
 /* Serve until stopped or failed; the attachment is gone afterwards */
-static int serve(struct vlb_adapter *a, const char *name)
+int serve(struct vlb_adapter *a, const char *name)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	int rc;
@@ -322,7 +331,7 @@ static int serve(struct vlb_adapter *a, const char *name)
 }
 
 /* Fork; the child serves, the parent returns once the child's state is written */
-static int serve_in_background(struct vlb_adapter *a, struct cli_state *s)
+int serve_in_background(struct vlb_adapter *a, struct cli_state *s)
 {
 	char log[256], ok;
 	int pipefd[2], fd;
@@ -386,8 +395,12 @@ static int attach(const struct attach_opts *o, uint32_t id, const char *name)
 		.queue_size = o->queue_size,
 		.timeout_ms = o->timeout_ms,
 		.tag = o->tag,
+		.reconnect_s = (uint32_t)o->reconnect_s,
 	};
-	struct cli_state s = { .virtio_index = -1, .device_id = id };
+	struct cli_state s = { .virtio_index = -1, .device_id = id,
+			       .reconnect_s = (unsigned int)o->reconnect_s,
+			       .queue_size = (unsigned int)o->queue_size,
+			       .timeout_ms = (unsigned int)o->timeout_ms };
 	struct vlb_adapter *a;
 	char ready[256];
 	int rc;
@@ -408,6 +421,9 @@ static int attach(const struct attach_opts *o, uint32_t id, const char *name)
 	snprintf(s.type, sizeof(s.type), "%s", o->type);
 	snprintf(s.socket, sizeof(s.socket), "%s", o->socket);
 	s.queues = vlb_adapter_num_queues(a);
+	s.vlb_index = vlb_adapter_index(a);
+	if (o->tag)
+		snprintf(s.tag, sizeof(s.tag), "%s", o->tag);
 	if (!o->foreground) {
 		rc = serve_in_background(a, &s);
 		if (rc == 0)
@@ -454,6 +470,9 @@ int cmd_attach(int argc, char **argv)
 				 rc == -EPERM ? "it is not this user's directory: remove it" :
 				 geteuid() == 0 ? "is /run writable?" :
 				 "set XDG_RUNTIME_DIR to a directory of yours, as a login session does");
+	/* The same attachment, its adapter dead: carry on with its device */
+	if (o.name && (rc = recover_quiesced(o.name, o.foreground)) >= 0)
+		return rc;
 	lock_fd = reserve_name(&o, id, name);
 	if (lock_fd < 0)
 		return -lock_fd;

@@ -23,6 +23,7 @@ int cmd_attach(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
 
 /* errors.c: one line per failure, "vloopbackctl: <what>: <why> (<what to do>)" */
 
@@ -59,6 +60,12 @@ struct cli_state {
 	int virtio_index;
 	char node[64];			/* /dev/vdX, an interface, a tag, or virtioN */
 	unsigned int queues;
+	/* recovery: what `recover` needs to run the same attachment again */
+	int vlb_index;			/* N of vloopbackN, -1 unknown */
+	unsigned int reconnect_s;	/* 0: no reconnect, not recoverable */
+	unsigned int queue_size;	/* as given to attach, 0 = default */
+	unsigned int timeout_ms;
+	char tag[40];
 };
 
 bool state_name_valid(const char *name);
@@ -96,6 +103,15 @@ bool state_clean(const char *name, bool with_log);
 int state_signal(const struct cli_state *s, int sig);
 /* Whether the kernel still has the device of s */
 bool state_device_present(const struct cli_state *s);
+/* The kernel's word for the device of s: "live", "quiesced", "failed", or NULL */
+const char *state_kernel_word(const struct cli_state *s, char *buf, size_t len);
+/* The adapter of s is dead and its device waits for a new one */
+bool state_quiesced(const struct cli_state *s);
+/*
+ * Lock NAME again for a new adapter of a quiesced attachment, keeping its
+ * data file.  The lock's fd, -EEXIST if an adapter holds it, or -errno.
+ */
+int state_take_over(const char *name);
 /* Names of all attachments, sorted; *n of them.  Free with state_free_names */
 char **state_names(int *n);
 void state_free_names(char **names, int n);
@@ -103,6 +119,20 @@ void state_free_names(char **names, int n);
 /* notify.c: sd_notify(3)'s protocol, without libsystemd */
 /* Send msg to $NOTIFY_SOCKET if set: 1 sent, 0 not under systemd, -errno */
 int cli_sd_notify(const char *msg);
+
+/* attach.c, shared with recover.c */
+struct vlb_adapter;
+/* Serve a in the foreground until stopped or failed; an exit code */
+int serve(struct vlb_adapter *a, const char *name);
+/* Fork; the child serves, the parent returns once its state is written */
+int serve_in_background(struct vlb_adapter *a, struct cli_state *s);
+
+/*
+ * recover.c: if attachment NAME is quiesced, recover it (attach --name of
+ * such an attachment does, so a restarted service keeps its device): an
+ * exit code; -1 if it is not quiesced.
+ */
+int recover_quiesced(const char *name, bool foreground);
 
 /* Print s as one JSON object (no newline) */
 void state_print_json(const struct cli_state *s);

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+
+#include <vloopback/uapi.h>
 
 #include "cli.h"
 
@@ -80,6 +83,38 @@ static int stop_adapter(const struct cli_state *s)
 			 s->name, s->virtio_index);
 }
 
+/*
+ * The adapter died and the kernel keeps the device for a new one: take it
+ * over and remove it on purpose, at once (its waiting requests fail).
+ */
+static int destroy_quiesced(const struct cli_state *s)
+{
+	struct vlb_recover r = { .size = sizeof(r), .index = (__u32)s->vlb_index };
+	int ctl = open(VLB_DEVICE_NODE, O_RDWR | O_CLOEXEC), fd, err;
+
+	if (ctl < 0)
+		return cli_error(EXIT_FAIL, "detach %s: cannot open %s: %s", s->name,
+				 VLB_DEVICE_NODE, strerror(errno));
+	fd = ioctl(ctl, VLB_IOC_RECOVER, &r);
+	err = errno;
+	close(ctl);
+	if (fd < 0)
+		return cli_error(err == EPERM ? EXIT_PERM : EXIT_FAIL,
+				 "detach %s: cannot take vloopback%d over to remove it: %s",
+				 s->name, s->vlb_index, strerror(err));
+	if (ioctl(fd, VLB_IOC_DESTROY) < 0)
+		err = errno;
+	else
+		err = 0;
+	close(fd);
+	if (err)
+		return cli_error(EXIT_FAIL, "detach %s: cannot remove vloopback%d: %s",
+				 s->name, s->vlb_index, strerror(err));
+	return wait_gone(s, KILL_WAIT_MS) ? 0 :
+	       cli_error(EXIT_FAIL, "detach %s: virtio%d is still there (see dmesg)",
+			 s->name, s->virtio_index);
+}
+
 int cmd_detach(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -105,6 +140,13 @@ int cmd_detach(int argc, char **argv)
 		return cli_error(rc == -EACCES ? EXIT_PERM : EXIT_FAIL,
 				 "detach %s: cannot read its state: %s", argv[optind],
 				 strerror(-rc));
+	if (state_quiesced(&s)) {
+		rc = destroy_quiesced(&s);
+		if (rc)
+			return rc;
+		state_remove(s.name, true);	/* kept for recover until now */
+		return 0;
+	}
 	if (state_alive(&s)) {
 		if (s.pid <= 0)
 			return cli_error(EXIT_FAIL, "detach %s: it is still attaching (try again in a moment)",

@@ -54,6 +54,8 @@ static int parse_json_opt(int argc, char **argv, const char *cmd,
 
 static const char *state_word(const struct cli_state *s)
 {
+	if (state_quiesced(s))
+		return "quiesced";
 	if (!state_alive(s))
 		return "ended";
 	if (s->pid <= 0)

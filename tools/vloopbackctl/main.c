@@ -21,6 +21,7 @@ static const char usage[] =
 "  list [--json]                      show the attachments\n"
 "  status NAME [--json]               show one attachment\n"
 "  detach NAME                        remove an attachment's device\n"
+"  recover NAME                       a new adapter for a quiesced attachment\n"
 "\n"
 "vloopbackctl COMMAND --help describes each; see also vloopbackctl(8).\n"
 "  -h, --help      this text\n"
@@ -34,6 +35,7 @@ static const struct {
 	{ "list", cmd_list },
 	{ "status", cmd_status },
 	{ "detach", cmd_detach },
+	{ "recover", cmd_recover },
 };
 
 int main(int argc, char **argv)

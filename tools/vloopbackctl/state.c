@@ -138,12 +138,57 @@ static void unlink_entry(const char *name, bool with_log)
 	}
 }
 
+static void parse_line(struct cli_state *s, const char *key, const char *v);
+static void copy(char *dst, size_t len, const char *src);
+
+/*
+ * A dead adapter's recoverable device that the kernel still has: quiesced,
+ * or about to be (the adapter's lock goes with the process, a moment before
+ * the kernel has quiesced the device).
+ */
+static bool state_kept(const struct cli_state *s)
+{
+	char word[32];
+	const char *w = state_kernel_word(s, word, sizeof(word));
+
+	return s->reconnect_s && w && strcmp(w, "failed") != 0;
+}
+
+/*
+ * NAME's adapter is dead but the kernel keeps its device for a new one
+ * (vloopbackctl recover): the entry is not free, and not to be cleaned.
+ */
+static bool quiesced_name(const char *name)
+{
+	struct cli_state s;
+	char path[300], line[512], *eq;
+	FILE *f;
+
+	memset(&s, 0, sizeof(s));
+	s.vlb_index = -1;
+	copy(s.name, sizeof(s.name), name);
+	state_path(name, "", path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		eq = strchr(line, '=');
+		if (eq) {
+			*eq = '\0';
+			parse_line(&s, line, eq + 1);
+		}
+	}
+	fclose(f);
+	return state_kept(&s);
+}
+
 /* Under the directory lock: NAME is free, or was a dead attachment (removed) */
 static bool free_locked(const char *name)
 {
 	char path[300];
 
-	if (lock_held(name))
+	if (lock_held(name) || quiesced_name(name))
 		return false;
 	state_path(name, ".lock", path, sizeof(path));
 	if (access(path, F_OK) == 0) {
@@ -218,6 +263,10 @@ int state_write(const struct cli_state *s)
 		"virtio_index=%d\nnode=%s\nqueues=%u\n",
 		s->name, (int)s->pid, s->type, s->device_id, s->socket,
 		s->virtio_index, s->node, s->queues);
+	fprintf(f, "vlb_index=%d\nreconnect=%u\n"
+		"queue_size=%u\ntimeout_ms=%u\ntag=%s\n",
+		s->vlb_index, s->reconnect_s, s->queue_size, s->timeout_ms,
+		s->tag);
 	rc = fclose(f) ? -errno : 0;
 	/* rename: readers see no file or the whole of it */
 	if (rc == 0 && rename(tmp, path) < 0)
@@ -248,6 +297,16 @@ static void parse_line(struct cli_state *s, const char *key, const char *v)
 		copy(s->node, sizeof(s->node), v);
 	else if (!strcmp(key, "queues"))
 		s->queues = strtoul(v, NULL, 10);
+	else if (!strcmp(key, "vlb_index"))
+		s->vlb_index = atoi(v);
+	else if (!strcmp(key, "reconnect"))
+		s->reconnect_s = strtoul(v, NULL, 10);
+	else if (!strcmp(key, "queue_size"))
+		s->queue_size = strtoul(v, NULL, 10);
+	else if (!strcmp(key, "timeout_ms"))
+		s->timeout_ms = strtoul(v, NULL, 10);
+	else if (!strcmp(key, "tag"))
+		copy(s->tag, sizeof(s->tag), v);
 }
 
 int state_read(const char *name, struct cli_state *s)
@@ -260,6 +319,7 @@ int state_read(const char *name, struct cli_state *s)
 		return -ENOENT;
 	memset(s, 0, sizeof(*s));
 	s->virtio_index = -1;
+	s->vlb_index = -1;
 	copy(s->name, sizeof(s->name), name);
 	state_path(name, "", path, sizeof(path));
 	f = fopen(path, "re");
@@ -303,7 +363,7 @@ bool state_clean(const char *name, bool with_log)
 
 	if (dfd < 0)
 		return false;
-	if (!lock_held(name)) {
+	if (!lock_held(name) && !quiesced_name(name)) {
 		free_locked(name);
 		if (with_log) {
 			state_log_path(name, path, sizeof(path));
@@ -336,6 +396,52 @@ int state_signal(const struct cli_state *s, int sig)
 		rc = -errno;
 	close(pidfd);
 	return rc;
+}
+
+const char *state_kernel_word(const struct cli_state *s, char *buf, size_t len)
+{
+	char path[128];
+	FILE *f;
+
+	if (s->vlb_index < 0)
+		return NULL;
+	snprintf(path, sizeof(path),
+		 "/sys/devices/virtual/misc/virtio-loopback/vloopback%d/state",
+		 s->vlb_index);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	if (!fgets(buf, (int)len, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+bool state_quiesced(const struct cli_state *s)
+{
+	char word[32];
+	const char *w = state_kernel_word(s, word, sizeof(word));
+
+	return w && !strcmp(w, "quiesced") && !state_alive(s);
+}
+
+int state_take_over(const char *name)
+{
+	int dfd = dir_lock(), fd;
+	char path[300];
+
+	if (dfd < 0)
+		return dfd;
+	if (lock_held(name)) {
+		fd = -EEXIST;
+	} else {
+		state_path(name, ".lock", path, sizeof(path));
+		unlink(path);
+		fd = take_locked(name);
+	}
+	close(dfd);
+	return fd;
 }
 
 bool state_device_present(const struct cli_state *s)
@@ -420,9 +526,10 @@ void state_print_json(const struct cli_state *s)
 	printf(",\"device_id\":%u,\"pid\":%d,\"running\":%s,\"socket\":",
 	       s->device_id, (int)s->pid, alive ? "true" : "false");
 	json_string(s->socket);
-	printf(",\"virtio_index\":%d,\"device_present\":%s,\"queues\":%u,\"node\":",
+	printf(",\"virtio_index\":%d,\"device_present\":%s,\"queues\":%u,"
+	       "\"quiesced\":%s,\"reconnect_s\":%u,\"node\":",
 	       s->virtio_index, state_device_present(s) ? "true" : "false",
-	       s->queues);
+	       s->queues, state_quiesced(s) ? "true" : "false", s->reconnect_s);
 	json_string(s->node);
 	putchar('}');
 }

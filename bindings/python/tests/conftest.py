@@ -81,10 +81,12 @@ class FakeLib:
     # The C module's API, as device.py uses it
 
     def vlbpy_dev_create(self, device, device_id, vendor_id, num_queues,
-                         queue_size, features, config, shm_size):
+                         queue_size, features, config, shm_size, flags,
+                         recovery_timeout_ms, recover_index):
         memoryview(config)      # the C typemap takes any bytes-like object
         self.create_args = (device_id, vendor_id, num_queues, queue_size,
                             features, bytes(config), shm_size)
+        self.recovery_args = (flags, recovery_timeout_ms, recover_index)
         if self.create_rc < 0:
             return [self.create_rc, None]
         self.device = device

@@ -39,6 +39,31 @@ def test_create_passes_the_class_attributes(fake_lib):
         assert [q.index for q in dev.queues] == [0, 1]
 
 
+def test_create_passes_the_recovery_attributes(fake_lib):
+    with Echo() as dev:
+        assert fake_lib.recovery_args == (0, 0, -1)
+    with Echo(recoverable=True, recovery_timeout_ms=5000) as dev:
+        assert fake_lib.recovery_args == (1, 5000, -1)
+
+
+def test_recover_takes_over_by_index_with_the_same_handlers(fake_lib):
+    with Echo.recover(7, num_queues=2) as dev:
+        assert isinstance(dev, Echo)
+        assert fake_lib.recovery_args == (0, 0, 7)
+        assert fake_lib.create_args[2] == 2
+        assert [q.index for q in dev.queues] == [0, 1]
+    with pytest.raises(ValueError):
+        Echo.recover(-1)
+
+
+def test_recover_failure_raises_the_errno(fake_lib):
+    fake_lib.create_rc = -errno.EBUSY
+    with pytest.raises(vloopback.Error) as e:
+        Echo.recover(3)
+    assert e.value.errno == errno.EBUSY
+    assert "vloopback3" in e.value.what
+
+
 def test_create_failure_raises_the_errno(fake_lib):
     fake_lib.create_rc = -errno.EPERM
     with pytest.raises(vloopback.Error) as e:

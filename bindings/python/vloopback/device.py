@@ -151,6 +151,12 @@ class Device:
     config: bytes = b""         # initial config space
     shm_size: int = 0           # shared area bytes, 0: the module's default
     vendor_id: int = 0
+    # The device outlives this process: if it dies, the kernel keeps the
+    # device (quiesced) for recovery_timeout_ms (0: the module's default)
+    # and Device.recover(index) in a new process takes it over.  The data
+    # must outlive the process too (a file).
+    recoverable: bool = False
+    recovery_timeout_ms: int = 0
 
     _dev: object = None         # so close() works on a half-made device
     _stop_fd: int = -1
@@ -161,7 +167,10 @@ class Device:
                  queue_size: Optional[int] = None,
                  config: Optional[bytes] = None,
                  shm_size: Optional[int] = None,
-                 vendor_id: Optional[int] = None) -> None:
+                 vendor_id: Optional[int] = None,
+                 recoverable: Optional[bool] = None,
+                 recovery_timeout_ms: Optional[int] = None,
+                 _recover_index: int = -1) -> None:
         """Create the kernel device (no driver binds before ``start()``).
         Each argument overrides the class attribute of the same name.
         Raises Error (e.g. ENOENT when virtio_loopback.ko is not loaded,
@@ -169,7 +178,9 @@ class Device:
         for name, value in (("device_id", device_id), ("features", features),
                             ("num_queues", num_queues), ("queue_size", queue_size),
                             ("config", config), ("shm_size", shm_size),
-                            ("vendor_id", vendor_id)):
+                            ("vendor_id", vendor_id),
+                            ("recoverable", recoverable),
+                            ("recovery_timeout_ms", recovery_timeout_ms)):
             if value is not None:
                 setattr(self, name, value)
         lib = _lib()
@@ -182,13 +193,37 @@ class Device:
         rc, dev = lib.vlbpy_dev_create(self, self.device_id, self.vendor_id,
                                        self.num_queues, self.queue_size,
                                        self.features, self.config,
-                                       self.shm_size)
-        check(rc, f"creating virtio device type {self.device_id}")
+                                       self.shm_size,
+                                       1 if self.recoverable else 0,
+                                       self.recovery_timeout_ms,
+                                       _recover_index)
+        check(rc, f"taking over vloopback{_recover_index}" if _recover_index >= 0
+              else f"creating virtio device type {self.device_id}")
         self._dev = dev
         self._stop_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.queues: Tuple[Queue, ...] = tuple(
             Queue(self, i, lib.vlb_dev_queue(dev, i)) for i in range(self.num_queues))
         self._by_fd: Dict[int, Queue] = {q.fileno(): q for q in self.queues}
+
+    @classmethod
+    def recover(cls, index: int, **kwargs: Any) -> "Device":
+        """Take over quiesced device vloopback<index>, created recoverable
+        by a process that died, with this class's handlers (``num_queues``
+        and ``queue_size`` must be those it was created with; the kernel
+        kept the rest).  The device is started already; serve it: the
+        first dispatch calls ``on_features`` and ``on_driver_ok``, then the
+        queues hold every request the dead process left, each once.
+        Raises Error: ENOENT no such device, EPERM another user's, EBUSY
+        not quiesced."""
+        if index < 0:
+            raise ValueError("index is N of vloopbackN, >= 0")
+        return cls(_recover_index=index, **kwargs)
+
+    @property
+    def index(self) -> int:
+        """N of /sys/devices/virtual/misc/virtio-loopback/vloopbackN: what
+        ``recover()`` takes."""
+        return check(_lib().vlb_dev_index(self._handle()), "vlb_dev_index")
 
     # ---- what a device implements ----
 
