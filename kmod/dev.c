@@ -207,7 +207,7 @@ static void vlb_dev_teardown(struct vlb_device *ldev)
 	vlb_dev_fail(ldev, NULL);
 	vlb_dev_unregister(ldev);
 	for (i = 0; i < ldev->num_queues; i++)
-		irq_work_sync(&ldev->vqs[i].irq_work);
+		vlb_vq_sync(&ldev->vqs[i]);
 	cancel_delayed_work_sync(&ldev->watchdog);
 	cancel_work_sync(&ldev->fail_work);
 	cancel_work_sync(&ldev->remove_work);
@@ -227,23 +227,11 @@ static void vlb_dev_teardown(struct vlb_device *ldev)
  */
 static bool vlb_dev_hold_queues(struct vlb_device *ldev)
 {
-	bool sane = true, irq;
+	bool sane = true;
 	unsigned int i;
 
-	for (i = 0; i < ldev->num_queues; i++) {
-		struct vlb_vq *lvq = &ldev->vqs[i];
-
-		spin_lock_irq(&lvq->lock);
-		lvq->held = true;
-		if (lvq->vq && !lvq->broken) {
-			if (vlb_shadow_harvest(lvq, &irq))
-				lvq->broken = true;
-			lvq->irq_pending |= irq;
-		}
-		sane &= !lvq->broken;
-		spin_unlock_irq(&lvq->lock);
-		irq_work_queue(&lvq->irq_work);
-	}
+	for (i = 0; i < ldev->num_queues; i++)
+		sane &= vlb_vq_hold(&ldev->vqs[i]);
 	return sane;
 }
 
@@ -461,30 +449,15 @@ static long vlb_ioc_destroy(struct vlb_device *ldev)
  */
 static long vlb_ioc_restart_queues(struct vlb_device *ldev)
 {
-	bool irq, sane = true;
+	bool sane = true;
 	unsigned int i;
 
 	if (READ_ONCE(ldev->dead))
 		return -ENODEV;
 	if (!(READ_ONCE(ldev->status) & VIRTIO_CONFIG_S_DRIVER_OK))
 		return -EINVAL;
-	for (i = 0; i < ldev->num_queues; i++) {
-		struct vlb_vq *lvq = &ldev->vqs[i];
-
-		spin_lock_irq(&lvq->lock);
-		if (lvq->vq && !lvq->broken) {
-			if (vlb_shadow_harvest(lvq, &irq))
-				lvq->broken = true;
-			else
-				vlb_shadow_restart(lvq);
-			lvq->irq_pending |= irq;
-			if (lvq->kick && vlb_shadow_owes(lvq))
-				vlb_compat_eventfd_signal(lvq->kick);
-		}
-		sane &= !lvq->broken;
-		spin_unlock_irq(&lvq->lock);
-		irq_work_queue(&lvq->irq_work);
-	}
+	for (i = 0; i < ldev->num_queues; i++)
+		sane &= vlb_vq_restart(&ldev->vqs[i]);
 	if (!sane) {
 		vlb_dev_fail_async(ldev);
 		return -EPROTO;
@@ -746,15 +719,8 @@ static int vlb_dev_rebuild(struct vlb_device *ldev)
 	err = vlb_shm_replace(&ldev->shm, &old);
 	if (err)
 		return err;
-	for (i = 0; i < ldev->num_queues; i++) {
-		struct vlb_vq *lvq = &ldev->vqs[i];
-
-		spin_lock_irq(&lvq->lock);
-		if (lvq->vq)
-			vlb_shadow_restart(lvq);
-		lvq->held = false;
-		spin_unlock_irq(&lvq->lock);
-	}
+	for (i = 0; i < ldev->num_queues; i++)
+		vlb_vq_resume(&ldev->vqs[i]);
 	vlb_shm_free_old(old);
 	return 0;
 }

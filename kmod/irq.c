@@ -20,9 +20,13 @@
 #include "compat.h"
 #include "vloopback.h"
 
-static void vlb_vq_irq(struct irq_work *work)
+/*
+ * Take what the device returned and interrupt the driver if it wants it.
+ * Runs in hard interrupt context: the call's irq_work, or the moderation
+ * timer (coalesce.c).
+ */
+void vlb_vq_take(struct vlb_vq *lvq)
 {
-	struct vlb_vq *lvq = container_of(work, struct vlb_vq, irq_work);
 	struct vlb_device *ldev = lvq->ldev;
 	struct virtqueue *vq;
 	bool irq = false;
@@ -33,10 +37,13 @@ static void vlb_vq_irq(struct irq_work *work)
 	/* nothing reaches the driver before DRIVER_OK or after a reset */
 	if (vq && !(READ_ONCE(ldev->status) & VIRTIO_CONFIG_S_DRIVER_OK))
 		vq = NULL;
-	if (vq && READ_ONCE(ldev->dead))
+	if (vq && READ_ONCE(ldev->dead)) {
 		irq = vlb_shadow_fail(lvq);
-	else if (vq && !lvq->broken && !lvq->held)
+	} else if (vq && !lvq->broken && !lvq->held) {
 		err = vlb_shadow_harvest(lvq, &irq);
+		if (!err)
+			vlb_coalesce_arm(lvq);
+	}
 	if (err)
 		lvq->broken = true;
 	irq |= vq && lvq->irq_pending;
@@ -44,9 +51,86 @@ static void vlb_vq_irq(struct irq_work *work)
 	spin_unlock(&lvq->lock);
 	if (err)
 		vlb_dev_fail_async(ldev);
-	/* del_vqs clears lvq->vq, then waits for this work with irq_work_sync */
+	/* del_vqs clears lvq->vq, then waits for this with vlb_vq_sync */
 	if (irq)
 		vring_interrupt(0, vq);
+}
+
+/* Take what the device returned, from process context; false if broken */
+static bool vlb_vq_harvest_locked(struct vlb_vq *lvq)
+{
+	bool irq = false;
+
+	if (!lvq->vq || lvq->broken)
+		return !lvq->broken;
+	if (vlb_shadow_harvest(lvq, &irq))
+		lvq->broken = true;
+	lvq->irq_pending |= irq;
+	return !lvq->broken;
+}
+
+/*
+ * The device process went: pass on what it completed, then keep what the
+ * driver adds owed for the next one.  False if it had returned something
+ * it was not given.
+ */
+bool vlb_vq_hold(struct vlb_vq *lvq)
+{
+	bool sane;
+
+	spin_lock_irq(&lvq->lock);
+	lvq->held = true;
+	sane = vlb_vq_harvest_locked(lvq);
+	spin_unlock_irq(&lvq->lock);
+	irq_work_queue(&lvq->irq_work);
+	return sane;
+}
+
+/*
+ * A new device process or back-end: pass on what the old one completed,
+ * give the new one a shadow ring holding exactly what is owed, and kick.
+ */
+bool vlb_vq_restart(struct vlb_vq *lvq)
+{
+	bool sane;
+
+	spin_lock_irq(&lvq->lock);
+	sane = vlb_vq_harvest_locked(lvq);
+	if (sane && lvq->vq) {
+		vlb_shadow_restart(lvq);
+		if (lvq->kick && vlb_shadow_owes(lvq))
+			vlb_compat_eventfd_signal(lvq->kick);
+	}
+	spin_unlock_irq(&lvq->lock);
+	irq_work_queue(&lvq->irq_work);
+	return sane;
+}
+
+/* Recovered: the new process's shadow ring holds what is owed; publish. */
+void vlb_vq_resume(struct vlb_vq *lvq)
+{
+	spin_lock_irq(&lvq->lock);
+	if (lvq->vq)
+		vlb_shadow_restart(lvq);
+	lvq->held = false;
+	spin_unlock_irq(&lvq->lock);
+}
+
+static void vlb_vq_irq(struct irq_work *work)
+{
+	vlb_vq_take(container_of(work, struct vlb_vq, irq_work));
+}
+
+/*
+ * Wait until nothing runs vlb_vq_take() for this queue.  Only a harvest
+ * arms the timer, and none happens once lvq->vq is NULL or the device is
+ * dead: callers see to one or the other first.
+ */
+void vlb_vq_sync(struct vlb_vq *lvq)
+{
+	vlb_coalesce_cancel(lvq);
+	irq_work_sync(&lvq->irq_work);
+	vlb_coalesce_cancel(lvq);
 }
 
 static int vlb_call_wakeup(wait_queue_entry_t *wait, unsigned int mode,
@@ -78,6 +162,7 @@ void vlb_vq_init(struct vlb_vq *lvq, struct vlb_device *ldev,
 	lvq->index = index;
 	spin_lock_init(&lvq->lock);
 	init_irq_work(&lvq->irq_work, vlb_vq_irq);
+	vlb_coalesce_init(lvq);
 	init_waitqueue_func_entry(&lvq->call_wait, vlb_call_wakeup);
 	init_poll_funcptr(&lvq->call_pt, vlb_call_queue);
 }

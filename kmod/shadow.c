@@ -13,7 +13,8 @@
  *            shadow used ring is checked (a head outstanding on this queue,
  *            returned once, with a length at most the chain's
  *            device-writable bytes) before it is written to the private
- *            used ring, where the driver will read it.
+ *            used ring, where the driver will read it; with event index
+ *            it then tells the device when to call next (coalesce.c).
  *
  * The kernel reads nothing else from the shadow ring but the notification
  * hints of the device (used->flags, avail_event), which can only cost the
@@ -191,6 +192,7 @@ static void walk_chain(struct vlb_vq *lvq, u16 head, bool copy, bool account)
 	sh->since[head] = jiffies;
 	__assign_bit(head, sh->request, readable);
 	__set_bit(head, sh->owed);
+	sh->requests += readable;
 }
 
 /*
@@ -270,6 +272,7 @@ static void push_used(struct vlb_shadow *sh, u16 id, u32 len)
 	WRITE_ONCE(e->id, (__force __virtio32)cpu_to_le32(id));
 	WRITE_ONCE(e->len, (__force __virtio32)cpu_to_le32(len));
 	__clear_bit(id, sh->owed);
+	sh->requests -= test_bit(id, sh->request);
 }
 
 /* Make pushed entries visible; does the driver want an interrupt? */
@@ -343,8 +346,9 @@ int vlb_shadow_harvest(struct vlb_vq *lvq, bool *irq)
 		}
 		if (!sh->event_idx)
 			break;
-		/* ask for a call at the next entry, then look once more */
-		wr16(&vring_used_event(&sh->ring), sh->used_seen);
+		/* ask for a call after the next batch, then look once more */
+		wr16(&vring_used_event(&sh->ring),
+		     sh->used_seen + vlb_coalesce_batch(lvq) - 1);
 		/* the event is visible before we look for entries it missed */
 		virt_mb();
 		if (rd16(&sh->ring.used->idx) == sh->used_seen)

@@ -156,7 +156,7 @@ void vlb_vdev_del_vqs(struct virtio_device *vdev)
 		spin_lock_irq(&lvq->lock);
 		lvq->vq = NULL;
 		spin_unlock_irq(&lvq->lock);
-		irq_work_sync(&lvq->irq_work);
+		vlb_vq_sync(lvq);
 		vring_del_virtqueue(vq);
 		vlb_shadow_free(lvq);
 	}
@@ -168,7 +168,7 @@ static void vlb_synchronize_cbs(struct virtio_device *vdev)
 	unsigned int i;
 
 	for (i = 0; i < ldev->num_queues; i++)
-		irq_work_sync(&ldev->vqs[i].irq_work);
+		vlb_vq_sync(&ldev->vqs[i]);
 }
 
 static const char *vlb_bus_name(struct virtio_device *vdev)

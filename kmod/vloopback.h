@@ -13,6 +13,7 @@
  *   dma.c    the same as dma_map_ops, for older kernels
  *   shadow.c the device's view of a queue, mediated and checked
  *   irq.c    kick and call eventfds
+ *   coalesce.c notification moderation: a call per batch under load
  */
 #ifndef VLB_KMOD_VLOOPBACK_H
 #define VLB_KMOD_VLOOPBACK_H
@@ -20,6 +21,7 @@
 #include <linux/device.h>
 #include <linux/dma-direction.h>
 #include <linux/eventfd.h>
+#include <linux/hrtimer.h>
 #include <linux/irq_work.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -79,6 +81,7 @@ struct vlb_shadow {
 	u16 avail_pub;		/* shadow avail index published */
 	u16 used_seen;		/* shadow used entries taken */
 	u16 used_pub;		/* private used index written */
+	u16 requests;		/* owed chains that are requests */
 	unsigned long *owed;	/* per head: made available, not returned */
 	unsigned long *request;	/* per head: the chain has a readable part */
 	u32 *wlen;		/* per head: device-writable bytes */
@@ -108,6 +111,7 @@ struct vlb_vq {
 	wait_queue_entry_t call_wait;
 	poll_table call_pt;
 	struct irq_work irq_work;	/* vring_interrupt in hard irq context */
+	struct hrtimer coalesce;	/* harvest what a batch left waiting */
 };
 
 struct vlb_device {
@@ -255,5 +259,16 @@ void vlb_vq_init(struct vlb_vq *lvq, struct vlb_device *ldev,
 int vlb_vq_set_fds(struct vlb_vq *lvq, int kick_fd, int call_fd);
 void vlb_vq_release_fds(struct vlb_vq *lvq);
 bool vlb_vq_notify(struct virtqueue *vq);
+void vlb_vq_take(struct vlb_vq *lvq);
+void vlb_vq_sync(struct vlb_vq *lvq);
+bool vlb_vq_hold(struct vlb_vq *lvq);
+bool vlb_vq_restart(struct vlb_vq *lvq);
+void vlb_vq_resume(struct vlb_vq *lvq);
+
+/* coalesce.c */
+u16 vlb_coalesce_batch(const struct vlb_vq *lvq);
+void vlb_coalesce_init(struct vlb_vq *lvq);
+void vlb_coalesce_arm(struct vlb_vq *lvq);
+void vlb_coalesce_cancel(struct vlb_vq *lvq);
 
 #endif /* VLB_KMOD_VLOOPBACK_H */

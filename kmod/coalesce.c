@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Notification moderation: fewer calls from the device, fewer interrupts
+ * for the driver, with no wait at low depth.
+ *
+ * With VIRTIO_RING_F_EVENT_IDX the module decides, through the shadow
+ * ring's used_event, after which returned entry the device is to signal
+ * its call eventfd.  While few requests are outstanding it asks for a call
+ * at the next entry, as the driver itself does.  Under load, with N
+ * requests outstanding, it asks for a call only once N/4 more have come
+ * back (at most coalesce_max): the device keeps three quarters of its queue
+ * busy while the driver takes a batch, and neither writes an eventfd nor
+ * takes an interrupt per request.  A timer of coalesce_usecs bounds the
+ * wait when the rest of a batch is slow to come (a flush among reads, a
+ * device that stopped): when it fires, what was returned is taken.
+ *
+ * The batch follows the load by itself, request by request; both knobs
+ * are module parameters, coalesce_max=1 switching moderation off.
+ */
+#include <linux/hrtimer.h>
+#include <linux/minmax.h>
+#include <linux/module.h>
+
+#include "compat.h"
+#include "vloopback.h"
+
+static unsigned int coalesce_max = 16;
+module_param(coalesce_max, uint, 0644);
+MODULE_PARM_DESC(coalesce_max,
+		 "most completions the device returns per call under load (1: a call per completion; default 16)");
+
+static unsigned int coalesce_usecs = 100;
+module_param(coalesce_usecs, uint, 0644);
+MODULE_PARM_DESC(coalesce_usecs,
+		 "longest a completion waits for the rest of its batch (µs, 1-10000, default 100)");
+
+/* After how many more returned entries the device is to call. */
+u16 vlb_coalesce_batch(const struct vlb_vq *lvq)
+{
+	unsigned int max = clamp(READ_ONCE(coalesce_max), 1U, 256U);
+
+	return clamp(lvq->shadow.requests / 4U, 1U, max);
+}
+
+static enum hrtimer_restart vlb_coalesce_expired(struct hrtimer *timer)
+{
+	vlb_vq_take(container_of(timer, struct vlb_vq, coalesce));
+	return HRTIMER_NORESTART;
+}
+
+void vlb_coalesce_init(struct vlb_vq *lvq)
+{
+	vlb_compat_hrtimer_setup(&lvq->coalesce, vlb_coalesce_expired,
+				 CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+}
+
+/* A batch was asked for: bound its wait.  Called with lvq->lock held. */
+void vlb_coalesce_arm(struct vlb_vq *lvq)
+{
+	unsigned int us = clamp(READ_ONCE(coalesce_usecs), 1U, 10000U);
+
+	if (vlb_coalesce_batch(lvq) > 1 && !hrtimer_is_queued(&lvq->coalesce))
+		hrtimer_start(&lvq->coalesce, us * NSEC_PER_USEC,
+			      HRTIMER_MODE_REL_HARD);
+}
+
+/* No timer is pending or running after this; it is re-armed only by a
+ * harvest, which needs lvq->vq set. */
+void vlb_coalesce_cancel(struct vlb_vq *lvq)
+{
+	hrtimer_cancel(&lvq->coalesce);
+}
