@@ -856,18 +856,35 @@ static void test_backend_refusal_fails_the_step_not_the_device(void **state)
 	free_adapter(fx, a);
 }
 
+/*
+ * An adapter whose back-end answers each step after 600 ms, with 200 ms for
+ * the whole of the driver's features (SET_OWNER, SET_FEATURES), just sent
+ * as message seq; reconnect on or off.
+ */
+static struct vlb_adapter *stuck_adapter(struct fixture *fx, int *kern,
+					 uint64_t seq, bool reconnect)
+{
+	struct profile p = REPLY_ACK_BLK;
+	struct vlb_adapter *a;
+
+	p.delay_ms = 600;
+	a = serving_adapter(&fx->fake, fx->path, &p, kern);
+	a->relay_ms = 200;
+	if (reconnect) {
+		a->reconnect_s = 30;
+		a->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	}
+	kernel_says(*kern, VLB_MSG_FEATURES, seq);
+	return a;
+}
+
 static void test_missed_deadline_fails_the_device(void **state)
 {
 	struct fixture *fx = *state;
-	struct profile p = REPLY_ACK_BLK;
-	struct vlb_adapter *a;
 	struct vlb_reply r;
 	int kern;
+	struct vlb_adapter *a = stuck_adapter(fx, &kern, 5, false);
 
-	p.delay_ms = 600;
-	a = serving_adapter(&fx->fake, fx->path, &p, &kern);
-	a->relay_ms = 200;	/* one deadline for SET_OWNER and SET_FEATURES */
-	kernel_says(kern, VLB_MSG_FEATURES, 5);
 	assert_int_equal(served_until_reply(a, kern, &r), -ETIMEDOUT);
 	assert_int_equal(a->error, -ETIMEDOUT);
 	assert_int_equal(a->kdev.fd, -1);	/* removed, not answered */
@@ -880,17 +897,10 @@ static void test_missed_deadline_fails_the_device(void **state)
 static void test_missed_deadline_with_reconnect_keeps_the_device(void **state)
 {
 	struct fixture *fx = *state;
-	struct profile p = REPLY_ACK_BLK;
-	struct vlb_adapter *a;
 	struct vlb_reply r;
 	int kern;
+	struct vlb_adapter *a = stuck_adapter(fx, &kern, 6, true);
 
-	p.delay_ms = 600;
-	a = serving_adapter(&fx->fake, fx->path, &p, &kern);
-	a->relay_ms = 200;
-	a->reconnect_s = 30;
-	a->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	kernel_says(kern, VLB_MSG_FEATURES, 6);
 	assert_int_equal(served_until_reply(a, kern, &r), 0);
 	assert_int_equal(r.seq, 6);
 	assert_int_equal(r.result, 0);		/* replayed to the successor */
