@@ -316,15 +316,21 @@ static int pull_req(struct vlb_queue *q, struct vlb_req_priv **out)
 VLB_EXPORT int vlb_queue_pop(struct vlb_queue *q, struct vlb_req **out)
 {
 	struct vlb_req_priv *r = NULL;
-	int rc = 0;
+	eventfd_t ignored;
+	int rc;
 
 	*out = NULL;
 	if (q->dev->ops.handle)
 		return -EINVAL;	/* a push queue: its handler gets them */
 	pthread_mutex_lock(&q->round_lock);
 	pthread_mutex_lock(&q->ring_lock);
-	if (q->ready)
-		rc = q->vring.broken ? -EIO : pull_req(q, &r);
+	if (q->ready && !q->vring.broken) {
+		rc = pull_req(q, &r);
+	} else {
+		/* nothing to pull: a kick must not keep the poller spinning */
+		eventfd_read(q->kick_fd, &ignored);
+		rc = q->ready ? -EIO : 0;
+	}
 	if (q->ready && q->call_pending)
 		notify_locked(q);	/* a chain handed back after -ENOMEM */
 	pthread_mutex_unlock(&q->ring_lock);

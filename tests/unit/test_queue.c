@@ -597,8 +597,10 @@ static void pull_before_driver_ok_finds_nothing(void **state)
 
 	pull(f);
 	post(f, 0);
+	eventfd_write(f->q.kick_fd, 1);
 	assert_int_equal(vlb_queue_pop(&f->q, &req), 0);
 	assert_null(req);
+	assert_int_equal(count(f->q.kick_fd), 0);	/* no spinning poller */
 }
 
 /* ---- completions from another thread while rounds go on ---- */
