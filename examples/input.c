@@ -14,10 +14,12 @@
  * "status type code value".  SIGINT or SIGTERM removes the device.
  *
  * Unlike a disk, this device speaks first: the driver posts empty buffers
- * on the event queue and the device holds them until it has an event.  So
- * the handler keeps requests and completes them later, from the main loop,
- * which is the application's own poll loop rather than vlb_dev_run (it also
- * watches the event source).  The config space is not static either: the
+ * on the event queue, which the device needs only when it has an event.  So
+ * it is a pull device (no ops->handle): it takes a buffer with
+ * vlb_queue_pop() when an event waits for one, and leaves the others in
+ * the ring meanwhile, where they cost no kick.  Its main loop is the
+ * application's own poll loop rather than vlb_dev_run (it also watches the
+ * event source), and it watches the event queue only while events wait.  The config space is not static either: the
  * driver selects what it wants to read (name, event bits, axis ranges) by
  * writing select/subsel, and the device answers before the write returns.
  */
@@ -52,9 +54,6 @@ enum kind { KEYBOARD, MOUSE, TABLET };
 struct input {
 	enum kind kind;
 	uint8_t select, subsel;		/* what the driver asked to read */
-	/* empty event buffers the driver posted, oldest first */
-	struct vlb_req *bufs[QUEUE_SIZE];
-	unsigned int buf_first, nbufs;
 	/* events waiting for a buffer, oldest first */
 	struct virtio_input_event backlog[BACKLOG];
 	unsigned int ev_first, nevents;
@@ -179,18 +178,20 @@ static int config_write(struct vlb_dev *dev, uint32_t off, const void *data,
 
 /* ---- events ---- */
 
-/* Put backlogged events into posted buffers; interrupt the driver once */
+/*
+ * Put backlogged events into buffers the driver posted; interrupt the
+ * driver once.  When the ring runs dry first, the queue fd says when the
+ * driver posts more.
+ */
 static void deliver(struct vlb_dev *dev)
 {
 	struct input *in = vlb_dev_opaque(dev);
+	struct vlb_queue *q = vlb_dev_queue(dev, EVENTQ);
 	struct virtio_input_event *ev;
 	struct vlb_req *req;
 	bool sent = false;
 
-	while (in->nevents && in->nbufs) {
-		req = in->bufs[in->buf_first];
-		in->buf_first = (in->buf_first + 1) % QUEUE_SIZE;
-		in->nbufs--;
+	while (in->nevents && vlb_queue_pop(q, &req) == 1) {
 		if (vlb_req_in_size(req) < sizeof(*ev)) {
 			vlb_req_complete(req, 0);	/* not an event buffer */
 			continue;
@@ -203,7 +204,7 @@ static void deliver(struct vlb_dev *dev)
 		sent = true;
 	}
 	if (sent)
-		vlb_queue_notify(vlb_dev_queue(dev, EVENTQ));
+		vlb_queue_notify(q);
 }
 
 static void queue_event(struct vlb_dev *dev, uint16_t type, uint16_t code,
@@ -223,37 +224,27 @@ static void queue_event(struct vlb_dev *dev, uint16_t type, uint16_t code,
 		};
 }
 
-/* A request on either queue (runs in the main loop's vlb_queue_dispatch) */
-static void handle(struct vlb_queue *q, struct vlb_req *req)
+/* What the driver sends back (keyboard LEDs): print it */
+static void read_status(struct vlb_queue *q)
 {
-	struct vlb_dev *dev = vlb_queue_dev(q);
-	struct input *in = vlb_dev_opaque(dev);
 	struct virtio_input_event ev;
+	struct vlb_req *req;
 
-	if (vlb_queue_index(q) == STATUSQ) {
+	while (vlb_queue_pop(q, &req) == 1) {
 		if (vlb_req_copy_from(req, 0, &ev, sizeof(ev)) == sizeof(ev)) {
 			printf("status %u %u %d\n", le16toh(ev.type),
 			       le16toh(ev.code), (int32_t)le32toh(ev.value));
 			fflush(stdout);
 		}
 		vlb_req_complete(req, 0);
-		return;
 	}
-	/* Keep the empty buffer until there is an event to put in it */
-	in->bufs[(in->buf_first + in->nbufs++) % QUEUE_SIZE] = req;
-	deliver(dev);
 }
 
-/* The driver went away: its buffers are void (completing them frees them) */
+/* The driver went away: events for it are void */
 static void reset(struct vlb_dev *dev)
 {
 	struct input *in = vlb_dev_opaque(dev);
 
-	while (in->nbufs) {
-		vlb_req_complete(in->bufs[in->buf_first], 0);	/* -ESTALE */
-		in->buf_first = (in->buf_first + 1) % QUEUE_SIZE;
-		in->nbufs--;
-	}
 	in->nevents = 0;
 }
 
@@ -406,11 +397,14 @@ static int parse_args(int argc, char **argv, enum kind *kind, const char **event
 }
 
 /*
- * The main loop: the device, both queues and the event source.  Signals
- * are only let in while ppoll waits, so a stop is never missed.
+ * The main loop: the device, both queues and the event source; the event
+ * queue only while events wait for buffers.  Signals are only let in while
+ * ppoll waits, so a stop is never missed.
  */
 static int serve(struct vlb_dev *d, int events_fd, const sigset_t *waitmask)
 {
+	struct input *in = vlb_dev_opaque(d);
+	int eventq_fd = vlb_queue_fd(vlb_dev_queue(d, EVENTQ));
 	struct line_reader reader = { .fd = events_fd };
 	struct pollfd fds[4] = {
 		{ .fd = vlb_dev_fd(d), .events = POLLIN },
@@ -421,6 +415,7 @@ static int serve(struct vlb_dev *d, int events_fd, const sigset_t *waitmask)
 	int rc;
 
 	while (!stopping) {
+		fds[1].fd = in->nevents ? eventq_fd : -1;
 		if (ppoll(fds, 4, NULL, waitmask) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -429,9 +424,9 @@ static int serve(struct vlb_dev *d, int events_fd, const sigset_t *waitmask)
 		if (fds[0].revents && (rc = vlb_dev_dispatch(d)) < 0)
 			return rc;
 		if (fds[1].revents)
-			vlb_queue_dispatch(vlb_dev_queue(d, EVENTQ));
+			deliver(d);
 		if (fds[2].revents)
-			vlb_queue_dispatch(vlb_dev_queue(d, STATUSQ));
+			read_status(vlb_dev_queue(d, STATUSQ));
 		if (fds[3].revents) {
 			rc = read_events(d, &reader);
 			if (rc < 0) {
@@ -447,8 +442,7 @@ static int serve(struct vlb_dev *d, int events_fd, const sigset_t *waitmask)
 
 int main(int argc, char **argv)
 {
-	static const struct vlb_dev_ops ops = {
-		.handle = handle,
+	static const struct vlb_dev_ops ops = {	/* no handle: it pulls */
 		.reset = reset,
 		.config_write = config_write,
 	};
@@ -484,8 +478,6 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	/* It keeps the event buffers: re-posting one needs no kick */
-	vlb_queue_set_lazy_kick(vlb_dev_queue(dev, EVENTQ), 1);
 	rc = vlb_dev_start(dev);
 	if (rc == 0)
 		rc = vlb_dev_wait_sysfs(dev, "input/input*[0-9]/event*", name,

@@ -29,7 +29,7 @@
 #include "sysfs.h"
 #include "transport.h"
 
-#define DEFAULT_TIMEOUT_MS	5000
+#define DEFAULT_TIMEOUT_MS	5000	/* per exchange of set-up and teardown */
 #define DEFAULT_QUEUE_SIZE	256
 /* How often a reconnecting adapter tries the socket */
 #define RETRY_MS		200
@@ -354,15 +354,18 @@ static int watch_backend(struct vlb_adapter *a)
 	return rc ? rc : watch(a, a->req_fd, EPOLLIN, SRC_BACKEND_REQ);
 }
 
-static int setup_polling(struct vlb_adapter *a)
+int vlb_adapter_setup_polling(struct vlb_adapter *a)
 {
 	int rc;
 
 	a->epfd = epoll_create1(EPOLL_CLOEXEC);
 	a->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (a->epfd < 0 || a->stop_fd < 0)
+	a->deadline_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (a->epfd < 0 || a->stop_fd < 0 || a->deadline_fd < 0)
 		return -errno;
 	rc = watch(a, a->kdev.fd, EPOLLIN, SRC_KERNEL);
+	if (rc == 0)
+		rc = watch(a, a->deadline_fd, EPOLLIN, SRC_DEADLINE);
 	if (rc == 0)
 		rc = watch_backend(a);
 	if (rc == 0 && a->reconnect_s) {
@@ -382,8 +385,10 @@ static struct vlb_adapter *adapter_alloc(const struct vlb_adapter_config *cfg)
 	if (!a)
 		return NULL;
 	a->sock = a->req_fd = -1;
-	a->epfd = a->stop_fd = a->retry_fd = -1;
+	a->epfd = a->stop_fd = a->retry_fd = a->deadline_fd = -1;
 	a->reconnect_s = cfg->reconnect_s;
+	/* The kernel's clock started before we read its message: a margin */
+	a->relay_ms = vlb_module_reply_timeout_ms() / 4 * 3;
 	vlb_kdev_init(&a->kdev, cfg->device_id);
 	for (i = 0; i < VLB_MAX_QUEUES; i++)
 		a->kick[i] = a->call[i] = -1;
@@ -441,7 +446,7 @@ static int open_adapter(const struct vlb_adapter_config *ucfg, int index,
 	if (rc == 0)
 		rc = setup_eventfds(a);
 	if (rc == 0)
-		rc = setup_polling(a);
+		rc = vlb_adapter_setup_polling(a);
 	if (rc) {
 		/* A device we could not take over stays quiesced for another try */
 		if (index >= 0 && a->kdev.fd >= 0) {
@@ -480,13 +485,13 @@ VLB_EXPORT int vlb_adapter_reconnecting(struct vlb_adapter *a)
 	return atomic_load(&a->reconnecting) ? 1 : 0;
 }
 
-/* The back-end went away mid-exchange or hung up: can we wait for it? */
+/* The back-end went away or missed a deadline: can we wait for a new one? */
 bool vlb_adapter_may_reconnect(struct vlb_adapter *a, int rc)
 {
 	/* Not while reconnecting: then -ECONNRESET is giving up */
 	return a->reconnect_s && a->retry_fd >= 0 && !a->error &&
 	       !atomic_load(&a->reconnecting) &&
-	       (rc == -ECONNRESET || rc == -EPIPE);
+	       (rc == -ECONNRESET || rc == -EPIPE || rc == -ETIMEDOUT);
 }
 
 /* Forget the back-end: its socket, channel, rings and protocol */
@@ -518,7 +523,8 @@ int vlb_adapter_begin_reconnect(struct vlb_adapter *a)
 	if (timerfd_settime(a->retry_fd, 0, &its, NULL) < 0)
 		return -errno;
 	atomic_store(&a->reconnecting, true);
-	return 0;
+	/* The step is recorded: the driver's goes on, the successor replays it */
+	return a->plan.active ? vlb_plan_finish(a, 0) : 0;
 }
 
 /* Timer: one try.  0 (still trying or back), or -errno when giving up */
@@ -619,6 +625,7 @@ int vlb_adapter_fail(struct vlb_adapter *a, int rc)
 	if (a->error)
 		return a->error;
 	a->error = rc;
+	vlb_plan_clear(&a->plan);
 	/* The device first: the kernel fails what is in flight at once */
 	if (a->kdev.fd >= 0)
 		vlb_info("removing virtio device type %u of back-end %s",
@@ -637,9 +644,13 @@ VLB_EXPORT void vlb_adapter_destroy(struct vlb_adapter *a)
 		return;
 	if (a->thread_started)
 		vlb_adapter_join(a);
-	/* A clean stop: the back-end leaves the rings before they go away */
-	if (!a->error && a->sock >= 0)
+	/*
+	 * A clean stop: the back-end leaves the rings before they go away;
+	 * not in the middle of a plan, whose answer is still on its way.
+	 */
+	if (!a->error && a->sock >= 0 && !a->plan.waiting)
 		vlb_adapter_stop_rings(a);
+	vlb_plan_clear(&a->plan);
 	close_fd(&a->sock);
 	close_fd(&a->req_fd);
 	vlb_kdev_destroy(&a->kdev);
@@ -650,6 +661,7 @@ VLB_EXPORT void vlb_adapter_destroy(struct vlb_adapter *a)
 	close_fd(&a->epfd);
 	close_fd(&a->stop_fd);
 	close_fd(&a->retry_fd);
+	close_fd(&a->deadline_fd);
 	free(a->socket_path);
 	free(a->tag);
 	free(a);
@@ -688,6 +700,8 @@ static int handle_event(struct vlb_adapter *a, const struct epoll_event *ev)
 		return vlb_adapter_on_kernel(a);
 	case SRC_RETRY:
 		return try_reconnect(a);
+	case SRC_DEADLINE:
+		return vlb_plan_on_deadline(a);
 	default:
 		return 0;
 	}
@@ -703,14 +717,16 @@ VLB_EXPORT int vlb_adapter_dispatch(struct vlb_adapter *a)
 	n = epoll_wait(a->epfd, ev, 4, 0);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
-	/* A hang-up first: nothing else can be relayed then */
+	/* The back-end first: an answer, or a hang-up that ends the relay */
 	for (i = 0; i < n; i++)
 		if (ev[i].data.u32 == SRC_BACKEND && a->sock >= 0) {
-			rc = on_backend(a, ev[i].events);
+			rc = a->plan.waiting ? vlb_plan_on_reply(a) :
+			     on_backend(a, ev[i].events);
 			if (rc < 0 && vlb_adapter_may_reconnect(a, rc))
 				rc = vlb_adapter_begin_reconnect(a);
 			if (rc < 0)
 				return vlb_adapter_fail(a, rc);
+			handled++;
 		}
 	for (i = 0; i < n; i++) {
 		if (ev[i].data.u32 == SRC_BACKEND)

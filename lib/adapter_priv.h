@@ -20,12 +20,55 @@ enum vlb_adapter_source {
 	SRC_BACKEND,		/* the vhost-user socket: only a hang-up is expected */
 	SRC_BACKEND_REQ,	/* the back-end's request channel */
 	SRC_RETRY,		/* timerfd: try to reconnect to the back-end */
+	SRC_DEADLINE,		/* timerfd: the plan's deadline passed */
+};
+
+/* What a step's success changes in the adapter */
+enum vlb_step_effect {
+	STEP_PLAIN,
+	STEP_OWNER,		/* owner_sent */
+	STEP_RING_STOPPED,	/* started[ring]: false */
+	STEP_RING_STARTED,	/* started[ring]: true */
+	STEP_CONFIG,		/* the reply's config space into the kernel */
+};
+
+/* One message to the back-end, and what its success means */
+struct vlb_step {
+	struct vhu_msg req;
+	int fd;			/* sent with req (the adapter's own), or -1 */
+	uint8_t effect;		/* enum vlb_step_effect */
+	bool may_fail;		/* a malformed answer is a refusal, not a lie */
+	uint16_t ring;		/* of STEP_RING_* */
+};
+
+/*
+ * The back-end steps of one kernel message, or of a config change the
+ * back-end announced: sent one at a time, each when the previous one's
+ * answer came (or at once when none is due), within one deadline.
+ */
+struct vlb_plan {
+	struct vlb_step *steps;
+	unsigned int n, cap;
+	unsigned int next;	/* the step to send */
+	bool active;		/* begun, not finished */
+	bool waiting;		/* steps[next - 1]'s answer is due */
+	bool answer;		/* the kernel waits for a reply to seq */
+	bool notify;		/* STEP_CONFIG raises a config change */
+	bool must_succeed;	/* the kernel cannot be told of a refusal */
+	uint64_t seq;
+	int64_t deadline;	/* vhu_now_ms() */
+	const char *what;	/* for messages */
 };
 
 struct vlb_adapter {
 	char *socket_path;		/* for messages */
 	char *tag;			/* the fs/9p tag option, or NULL */
-	int timeout_ms;			/* per exchange with the back-end */
+	int timeout_ms;			/* per exchange of set-up and teardown */
+	int relay_ms;			/* per relayed kernel message: the
+					   module's reply timeout less a margin */
+	int deadline_fd;		/* timerfd: the plan's deadline */
+	struct vlb_plan plan;		/* what is being relayed */
+	bool config_changed;		/* announced during a plan: fetch after */
 	int sock;			/* vhost-user socket */
 	int req_fd;			/* our end of the back-end channel, or -1 */
 	struct vlb_kdev kdev;		/* the kernel device; its area's fd kept
@@ -62,6 +105,9 @@ static inline bool vlb_adapter_has(const struct vlb_adapter *a, unsigned int pf)
 	return a->protocol & (1ULL << pf);
 }
 
+/* The epoll fd and what it watches; the timers.  0 or -errno */
+int vlb_adapter_setup_polling(struct vlb_adapter *a);
+
 /* One exchange with the back-end, with the adapter's timeout and REPLY_ACK */
 int vlb_adapter_call(struct vlb_adapter *a, struct vhu_msg *req,
 		     const int *fds, unsigned int nfds, struct vhu_msg *reply);
@@ -81,6 +127,41 @@ int vlb_adapter_fail(struct vlb_adapter *a, int rc);
 /* adapter_relay.c: handle what the source reported.  >= 0 or -errno */
 int vlb_adapter_on_kernel(struct vlb_adapter *a);
 int vlb_adapter_on_backend_req(struct vlb_adapter *a);
+/* Config space from the back-end (a->config_size bytes) into the kernel */
+int vlb_adapter_put_config(struct vlb_adapter *a, const uint8_t *config,
+			   bool notify);
+/* No plan runs: start what waited for that (a config change).  0 or -errno */
+int vlb_adapter_on_idle(struct vlb_adapter *a);
+
+/*
+ * adapter_plan.c.  A step appended to p: request with a zeroed payload of
+ * size bytes, no fd, no effect; NULL when out of memory.
+ */
+struct vlb_step *vlb_plan_add(struct vlb_plan *p, uint32_t request,
+			      uint32_t size);
+/* Forget p's steps (nothing is sent or answered) */
+void vlb_plan_clear(struct vlb_plan *p);
+/*
+ * Start a->plan (filled by the relay): the kernel fd is set aside and the
+ * deadline armed until it ends; steps are sent until one's answer is due.
+ * A plan without steps ends at once.  0 or -errno (the adapter fails).
+ */
+int vlb_plan_begin(struct vlb_adapter *a);
+/* The socket is readable while an answer is due.  0 or -errno */
+int vlb_plan_on_reply(struct vlb_adapter *a);
+/* The deadline timer fired: -ETIMEDOUT if the plan still runs, else 0 */
+int vlb_plan_on_deadline(struct vlb_adapter *a);
+/*
+ * End a->plan now with result (0: the back-end went and its successor gets
+ * the step replayed): the kernel gets result if it waits.  0 or -errno.
+ */
+int vlb_plan_finish(struct vlb_adapter *a, int result);
+/*
+ * Run p to its end on the calling thread, each exchange bounded by
+ * timeout_ms (set-up and teardown, outside the event loop's plans); p is
+ * cleared.  0 or -errno.
+ */
+int vlb_plan_run_sync(struct vlb_adapter *a, struct vlb_plan *p);
 
 /*
  * A new back-end was connected: stage 1 again, checked against what was

@@ -56,20 +56,14 @@ static int copy_config(const struct vlb_dev_config *ucfg,
 		return -EINVAL;
 	}
 	if (!cfg->ops) {
-		vlb_err("vlb_dev_create: ops->handle is required");
+		vlb_err("vlb_dev_create: ops is required");
 		return -EINVAL;
 	}
 	rc = vlb_take_struct("vlb_dev_create: struct vlb_dev_ops", ops,
 			     sizeof(*ops), cfg->ops,
 			     cfg->ops_size ? cfg->ops_size : DEV_OPS_SIZE_0_1,
 			     DEV_OPS_SIZE_0_1);
-	if (rc)
-		return rc;
-	if (!ops->handle) {
-		vlb_err("vlb_dev_create: ops->handle is required");
-		return -EINVAL;
-	}
-	return 0;
+	return rc;
 }
 
 static void set_mem(struct vlb_dev *dev);

@@ -85,4 +85,11 @@ static inline int vlb_take_struct(const char *what, void *dst, size_t ksize,
 	return rc;
 }
 
+/*
+ * The module's reply_timeout_ms parameter (how long it waits for the
+ * answer to a message before failing the device), or its default when the
+ * parameter cannot be read.
+ */
+int vlb_module_reply_timeout_ms(void);
+
 #endif /* VLB_INTERNAL_H */

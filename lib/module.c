@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,4 +53,21 @@ VLB_EXPORT int vlb_module_query(struct vlb_module_info *out, size_t size)
 VLB_EXPORT int vlb_module_info(struct vlb_module_info *out)
 {
 	return vlb_module_query(out, MODULE_INFO_SIZE_0_1);
+}
+
+/* The module's default, for a module whose parameters cannot be read */
+#define REPLY_TIMEOUT_DEFAULT_MS	10000
+
+int vlb_module_reply_timeout_ms(void)
+{
+	FILE *f = fopen("/sys/module/virtio_loopback/parameters/reply_timeout_ms", "re");
+	unsigned int ms = REPLY_TIMEOUT_DEFAULT_MS;
+
+	if (f) {
+		if (fscanf(f, "%u", &ms) != 1)
+			ms = REPLY_TIMEOUT_DEFAULT_MS;
+		fclose(f);
+	}
+	/* the module clamps it so */
+	return ms < 100 ? 100 : ms > 60000 ? 60000 : (int)ms;
 }

@@ -271,6 +271,8 @@ VLB_EXPORT int vlb_queue_dispatch(struct vlb_queue *q)
 	eventfd_t ignored;
 	int rc = 0;
 
+	if (!q->dev->ops.handle)
+		return -EINVAL;	/* a pull queue, served by vlb_queue_pop() */
 	/* Consume the kick first: one arriving from here on means "look again" */
 	eventfd_read(q->kick_fd, &ignored);
 	pthread_mutex_lock(&q->round_lock);
@@ -291,6 +293,50 @@ VLB_EXPORT int vlb_queue_dispatch(struct vlb_queue *q)
 	}
 	pthread_mutex_unlock(&q->ring_lock);
 	pthread_mutex_unlock(&q->round_lock);
+	return rc;
+}
+
+/*
+ * The pull side of next_req(): when the ring is empty, the kick is used up
+ * before kicks go back on, so one arriving from then on wakes the poller.
+ */
+static int pull_req(struct vlb_queue *q, struct vlb_req_priv **out)
+{
+	eventfd_t ignored;
+	int rc;
+
+	vlb_vring_disable_kick(&q->vring);
+	rc = pop_req(q, out);
+	if (rc != 0)
+		return rc;
+	eventfd_read(q->kick_fd, &ignored);
+	return next_req(q, out);
+}
+
+VLB_EXPORT int vlb_queue_pop(struct vlb_queue *q, struct vlb_req **out)
+{
+	struct vlb_req_priv *r = NULL;
+	eventfd_t ignored;
+	int rc;
+
+	*out = NULL;
+	if (q->dev->ops.handle)
+		return -EINVAL;	/* a push queue: its handler gets them */
+	pthread_mutex_lock(&q->round_lock);
+	pthread_mutex_lock(&q->ring_lock);
+	if (q->ready && !q->vring.broken) {
+		rc = pull_req(q, &r);
+	} else {
+		/* nothing to pull: a kick must not keep the poller spinning */
+		eventfd_read(q->kick_fd, &ignored);
+		rc = q->ready ? -EIO : 0;
+	}
+	if (q->ready && q->call_pending)
+		notify_locked(q);	/* a chain handed back after -ENOMEM */
+	pthread_mutex_unlock(&q->ring_lock);
+	pthread_mutex_unlock(&q->round_lock);
+	if (rc > 0)
+		*out = &r->pub;
 	return rc;
 }
 

@@ -19,13 +19,18 @@
 
 enum { SERVED = 0, STOPPED = 1 };
 
-/* fds: [0] stop, [1] device, [2..] the queues' kicks if with_queues */
+/*
+ * fds: [0] stop, [1] device, [2..] the queues' kicks if with_queues.  The
+ * queues of a pull device (no ops->handle) are the application's to poll.
+ */
 static nfds_t fill_fds(struct vlb_dev *dev, struct pollfd *fds,
 		       bool with_queues)
 {
 	nfds_t n = 0;
 	unsigned int i;
 
+	if (!dev->ops.handle)
+		with_queues = false;
 	fds[n++] = (struct pollfd){ .fd = dev->stop_fd, .events = POLLIN };
 	fds[n++] = (struct pollfd){ .fd = dev->kdev.fd, .events = POLLIN };
 	for (i = 0; with_queues && i < dev->num_queues; i++)
@@ -108,9 +113,12 @@ static int start_queue_threads(struct vlb_dev *dev, pthread_t *tids,
 	sigset_t all, old;
 	int rc = 0;
 
+	*started = 0;
+	if (!dev->ops.handle)
+		return 0;	/* a pull device polls its queues itself */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (*started = 0; *started < dev->num_queues; (*started)++) {
+	for (; *started < dev->num_queues; (*started)++) {
 		rc = pthread_create(&tids[*started], NULL, queue_thread,
 				    &dev->queues[*started]);
 		if (rc) {

@@ -358,7 +358,7 @@ int vhu_check_backend_req(const struct vhu_msg *m, unsigned int nfds)
 	return 0;
 }
 
-static void log_call_error(const struct vhu_msg *req, int rc)
+void vhu_log_call_error(const struct vhu_msg *req, int rc)
 {
 	const char *name = vhu_request_name(req->hdr.request);
 
@@ -379,17 +379,25 @@ static void log_call_error(const struct vhu_msg *req, int rc)
 	}
 }
 
+bool vhu_want_reply(struct vhu_msg *req, bool ack)
+{
+	if (vhu_has_reply(req->hdr.request))
+		return true;
+	if (ack)
+		req->hdr.flags |= VHU_F_NEED_REPLY;
+	return ack;
+}
+
 int vhu_call(int sock, struct vhu_msg *req, const int *fds, unsigned int nfds,
 	     bool ack, struct vhu_msg *reply, int64_t deadline_ms)
 {
 	struct vhu_msg local;
 	unsigned int got_fds;
+	bool want = vhu_want_reply(req, ack);
 	int rc;
 
-	if (!vhu_has_reply(req->hdr.request) && ack)
-		req->hdr.flags |= VHU_F_NEED_REPLY;
 	rc = vhu_send(sock, req, fds, nfds, deadline_ms);
-	if (rc == 0 && (vhu_has_reply(req->hdr.request) || ack)) {
+	if (rc == 0 && want) {
 		if (!reply)
 			reply = &local;
 		rc = vhu_recv(sock, reply, NULL, 0, &got_fds, deadline_ms);
@@ -397,6 +405,6 @@ int vhu_call(int sock, struct vhu_msg *req, const int *fds, unsigned int nfds,
 			rc = vhu_check_reply(req, reply, got_fds);
 	}
 	if (rc < 0)
-		log_call_error(req, rc);
+		vhu_log_call_error(req, rc);
 	return rc;
 }

@@ -187,6 +187,15 @@ int vhu_check_backend_req(const struct vhu_msg *m, unsigned int nfds);
 bool vhu_has_reply(uint32_t request);
 
 /*
+ * Whether the back-end will answer req: it has a reply of its own, or ack
+ * (REPLY_ACK negotiated), which sets NEED_REPLY in req.
+ */
+bool vhu_want_reply(struct vhu_msg *req, bool ack);
+
+/* Log why an exchange of req failed with rc, unless a check already said */
+void vhu_log_call_error(const struct vhu_msg *req, int rc);
+
+/*
  * One exchange: send req (with fds), then wait for its reply if it has
  * one, or, when ack is true, set NEED_REPLY and wait for the ack.  The
  * whole exchange ends by deadline_ms.  reply may be NULL when req has no

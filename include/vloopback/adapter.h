@@ -22,18 +22,34 @@
  * Serving: either the application's own event loop (poll vlb_adapter_fd()
  * for POLLIN, then call vlb_adapter_dispatch()), or vlb_adapter_run() on
  * the calling thread, or vlb_adapter_run_thread() on a thread of the
- * library's.  Dispatch never waits for the kernel; it does wait for the
- * back-end's answers to what it relays, each exchange bounded by the
- * configured timeout.
+ * library's; many adapters may share one event loop.  Dispatch never
+ * waits: what a kernel message needs of the back-end (the driver's
+ * features: SET_OWNER, SET_FEATURES; DRIVER_OK: the memory table and every
+ * ring's set-up...) is a sequence of steps, each sent when the previous
+ * one's answer has come, the answer read when the back-end's socket makes
+ * vlb_adapter_fd() readable.  So a slow back-end delays only its own
+ * device.  Each kernel message has one deadline for all its steps: the
+ * module's reply_timeout_ms (its parameter) less a quarter, so that the
+ * adapter, not the module, notices a stuck back-end.  While a message is
+ * relayed the kernel's next one waits.
+ *
+ * Refusal: when the back-end refuses a step (a REPLY_ACK that says failed,
+ * GET_CONFIG's "failed" answer, a malformed config), the kernel gets the
+ * error as the answer to the driver's step (its feature negotiation, reset
+ * or config write fails, -EREMOTEIO or -EPROTO) and the device stays.  A
+ * refused DRIVER_OK set-up, which the kernel cannot be told of, fails the
+ * device.
  *
  * Failure: when the back-end goes away (its socket closes, the process
- * dies) or breaks the protocol, or the kernel fails the device, the adapter
+ * dies), misses a message's deadline or breaks the protocol, or the kernel
+ * fails the device, the adapter
  * logs why, removes the kernel device at once (the kernel fails the
  * requests in flight) and every later dispatch returns the same error.
  * Only vlb_adapter_destroy() is left to do.
  *
- * Reconnect (reconnect_s, since 0.2): when the back-end's socket closes,
- * the adapter keeps the kernel device (requests wait, none fails) and
+ * Reconnect (reconnect_s, since 0.2): when the back-end's socket closes or
+ * it misses a message's deadline (the adapter then closes it), the
+ * driver's step is answered, recorded and replayed later; the adapter keeps the kernel device (requests wait, none fails) and
  * connects to the same socket path again, every 200 ms for up to
  * reconnect_s seconds, on a timer in vlb_adapter_fd().  A back-end that
  * comes back is asked what it offers (stage 1 again) and refused, with a
@@ -48,8 +64,11 @@
  * The kernel device is then created recoverable, so that if the adapter
  * itself dies its successor takes the device over: vlb_adapter_recover().
  *
- * Threads: an adapter is served by one thread at a time; vlb_adapter_stop()
- * and the getters may be called from any thread.
+ * Threads: an adapter is served by one thread at a time (dispatch, run,
+ * wait_sysfs, start).  vlb_adapter_stop() may be called from any thread or
+ * a signal handler.  Each getter says from where it may be called; all of
+ * them are safe against the serving thread failing the adapter (which
+ * closes the kernel device), none after vlb_adapter_destroy().
  */
 #ifndef VLOOPBACK_ADAPTER_H
 #define VLOOPBACK_ADAPTER_H
@@ -82,7 +101,12 @@ struct vlb_adapter_config {
 	 */
 	uint16_t num_queues;
 	uint16_t queue_size;	/* ring entries, power of two; default 256 */
-	uint32_t timeout_ms;	/* per exchange with the back-end; default 5000 */
+	/*
+	 * Per exchange with the back-end while connecting, reconnecting and
+	 * stopping; default 5000.  Relayed kernel messages have the module's
+	 * deadline instead (see above).
+	 */
+	uint32_t timeout_ms;
 	/*
 	 * virtio-fs and 9p: the tag, for back-ends that do not serve the
 	 * config space (virtiofsd); required for fs then.
@@ -168,7 +192,11 @@ int vlb_adapter_create(const struct vlb_adapter_config *cfg,
 int vlb_adapter_recover(const struct vlb_adapter_config *cfg,
 			unsigned int index, struct vlb_adapter **out);
 
-/* N of vloopbackN: what vlb_adapter_recover() takes.  Or -errno.  Since 0.2. */
+/*
+ * N of vloopbackN: what vlb_adapter_recover() takes.  Or -errno: -ENODEV
+ * once the device is gone.  Any thread (a lock keeps a concurrent failure
+ * from handing it a closed fd).  Since 0.2.
+ */
 int vlb_adapter_index(struct vlb_adapter *a);
 
 /*
@@ -187,16 +215,21 @@ int vlb_adapter_start(struct vlb_adapter *a);
  */
 void vlb_adapter_destroy(struct vlb_adapter *a);
 
-/* POLLIN on this fd: call vlb_adapter_dispatch().  Owned by the adapter. */
+/*
+ * POLLIN on this fd: call vlb_adapter_dispatch().  Owned by the adapter.
+ * Any thread; the same fd for the adapter's life.
+ */
 int vlb_adapter_fd(struct vlb_adapter *a);
 
 /*
- * Handle what is pending: messages from the kernel (relayed to the
- * back-end), requests from the back-end, its disconnection.  Returns the
- * number of events handled (0: nothing was pending), or -errno once the
- * adapter has failed (see above): -ECONNRESET (back-end gone), -EPROTO,
- * -EREMOTEIO (back-end refused a step), -ETIMEDOUT, -ENODEV (kernel
- * device failed).
+ * Handle what is pending: messages from the kernel (each starts a relay),
+ * the back-end's answers (each sends the relay's next step), its requests,
+ * its disconnection, a missed deadline.  Never blocks (a back-end that
+ * writes half a message is waited for until the message's deadline at
+ * most).  Returns the number of events handled (0: nothing was pending),
+ * or -errno once the adapter has failed (see above): -ECONNRESET (back-end
+ * gone), -EPROTO, -EREMOTEIO (a DRIVER_OK step refused), -ETIMEDOUT
+ * (deadline missed), -ENODEV (kernel device failed).
  */
 int vlb_adapter_dispatch(struct vlb_adapter *a);
 
@@ -236,11 +269,14 @@ int vlb_adapter_wait_sysfs(struct vlb_adapter *a, const char *pattern,
 
 /*
  * N of /sys/bus/virtio/devices/virtioN, or -EAGAIN before the kernel has
- * registered the device, or -ENODEV once it is gone.
+ * registered the device, or -ENODEV once it is gone.  Any thread.
  */
 int vlb_adapter_virtio_index(struct vlb_adapter *a);
 
-/* The device id, and the number of queues the device was created with */
+/*
+ * The device id, and the number of queues the device was created with:
+ * fixed at creation, any thread.
+ */
 uint32_t vlb_adapter_device_id(struct vlb_adapter *a);
 unsigned int vlb_adapter_num_queues(struct vlb_adapter *a);
 

@@ -67,7 +67,7 @@ struct vlb_req {
 };
 
 /*
- * What the device does.  Only handle is required.  A callback that returns
+ * What the device does.  Every callback is optional.  A callback that returns
  * int answers the driver: 0 accepts, -errno refuses (the driver's step fails).
  * Callbacks are only ever appended; the library reads the struct at the size
  * the application says in vlb_dev_config.ops_size.
@@ -91,7 +91,11 @@ struct vlb_dev_ops {
 	 */
 	int (*config_write)(struct vlb_dev *dev, uint32_t off, const void *data,
 			    uint32_t len);
-	/* A request on queue q; it must eventually be completed, from any thread */
+	/*
+	 * A request on queue q; it must eventually be completed, from any
+	 * thread.  NULL: a pull device, which takes its requests with
+	 * vlb_queue_pop() when it has room for them (back-pressure).
+	 */
 	void (*handle)(struct vlb_queue *q, struct vlb_req *req);
 };
 
@@ -237,9 +241,21 @@ int vlb_queue_fd(struct vlb_queue *q);
  * requests and re-arms the fd if more are waiting.  Never blocks.
  * Returns the number of requests handled, or -errno: -EIO if the queue is
  * broken (the driver wrote a malformed ring; logged once; it stays broken
- * until the driver resets the device).
+ * until the driver resets the device), -EINVAL on a pull device's queue.
  */
 int vlb_queue_dispatch(struct vlb_queue *q);
+
+/*
+ * The pull side, for a device without ops->handle: take the next request
+ * the driver made available.  Returns 1 with *req set (complete it as a
+ * handled one), 0 with *req NULL when there is none (before DRIVER_OK
+ * too): poll vlb_queue_fd() for POLLIN and pop again, or -errno: -EIO if
+ * the queue is broken, -EINVAL on a push device.  Never blocks.  The
+ * application polls the queue fds itself (vlb_dev_run() and
+ * vlb_dev_run_threaded() serve only the device of a pull device).  One
+ * thread at a time per queue; a reset waits for a running pop.  Since 0.2.
+ */
+int vlb_queue_pop(struct vlb_queue *q, struct vlb_req **req);
 
 /*
  * For a queue whose buffers the device keeps until it has something to put

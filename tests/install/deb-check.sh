@@ -47,7 +47,8 @@ multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 dkms_src=usr/src/vloopback-$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$top/dkms.conf")
 has libvloopback0 "usr/lib/$multiarch/libvloopback.so.0"
 has libvloopback-dev usr/include/vloopback/vloopback.h usr/include/vloopback/uapi.h \
-	"usr/lib/$multiarch/pkgconfig/vloopback.pc" usr/share/man/man3/vloopback.3.gz
+	"usr/lib/$multiarch/pkgconfig/vloopback.pc" usr/share/man/man3/vloopback.3.gz \
+	usr/share/man/man3/vlb_queue_pop.3.gz usr/share/man/man3/vlb_dev_destroy.3.gz
 has vloopback-dkms $dkms_src/dkms.conf $dkms_src/kmod/Kbuild \
 	$dkms_src/include/vloopback/uapi.h lib/udev/rules.d/60-vloopback.rules \
 	usr/lib/sysusers.d/vloopback.conf usr/lib/modules-load.d/vloopback.conf \

@@ -27,7 +27,8 @@ for arg; do
 done
 
 for page in $(find "$stage" -path '*/man/man[0-9]/*' -type f | sort); do
-	warnings=$(LC_ALL=C.UTF-8 groff -man -ww -z "$page" 2>&1)
+	# from the man root, as man(1) does: ".so man3/x.3" links resolve there
+	warnings=$(cd "${page%/*}/.." && LC_ALL=C.UTF-8 groff -man -ww -z "$page" 2>&1)
 	if [ -z "$warnings" ]; then ok "man page formats cleanly: ${page#"$stage"}"; else not_ok "man page ${page#"$stage"}: $warnings"; fi
 done
 

@@ -21,8 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -43,6 +46,8 @@ struct profile {
 	uint64_t features;
 	uint64_t protocol;
 	uint64_t queue_num;
+	unsigned int delay_ms;	/* before each answer: a slow back-end */
+	uint32_t refuse;	/* a request whose REPLY_ACK says failed */
 };
 
 struct fake_backend {
@@ -82,15 +87,18 @@ static void fake_reply(int sock, const struct vhu_msg *req, const void *payload,
 
 	memcpy(buf, &h, sizeof(h));
 	memcpy(buf + sizeof(h), payload, size);
-	if (write(sock, buf, sizeof(h) + size) < 0)
+	/* the adapter may have hung up meanwhile: no SIGPIPE */
+	if (send(sock, buf, sizeof(h) + size, MSG_NOSIGNAL) < 0)
 		return;
 }
 
 static void fake_answer(struct fake_backend *f, int sock, const struct vhu_msg *m)
 {
-	uint64_t zero = 0;
+	uint64_t zero = 0, failed = 1;
 	struct vhu_msg r = *m;
 
+	if (f->profile.delay_ms)
+		usleep(f->profile.delay_ms * 1000);
 	switch (m->hdr.request) {
 	case VHU_GET_FEATURES:
 		fake_reply(sock, m, &f->profile.features, 8);
@@ -107,7 +115,8 @@ static void fake_answer(struct fake_backend *f, int sock, const struct vhu_msg *
 		break;
 	default:
 		if (m->hdr.flags & VHU_F_NEED_REPLY)
-			fake_reply(sock, m, &zero, 8);
+			fake_reply(sock, m, m->hdr.request == f->profile.refuse ?
+				   &failed : &zero, 8);
 	}
 }
 
@@ -412,17 +421,18 @@ int __wrap_vlb_tp_get_vq(int dev, unsigned int index, struct vlb_vq_info *out)
  * negotiated VERSION_1 | FLUSH | MQ and reached DRIVER_OK, and whose back-end
  * just went: connected again to fake_backend (profile p).
  */
-static struct vlb_adapter *gone_adapter(struct fixture *fx,
-					const struct profile *p)
+static struct vlb_adapter *adapter_on(struct fake_backend *fake,
+				      const char *path, const struct profile *p)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct vlb_adapter *a = calloc(1, sizeof(*a));
 	unsigned int i;
 
 	assert_non_null(a);
-	a->socket_path = fx->path;
+	a->socket_path = (char *)path;
 	a->timeout_ms = 2000;
-	a->req_fd = a->epfd = a->stop_fd = a->retry_fd = -1;
+	a->relay_ms = 5000;
+	a->req_fd = a->epfd = a->stop_fd = a->retry_fd = a->deadline_fd = -1;
 	vlb_kdev_init(&a->kdev, 2);
 	a->kdev.shm_size = AREA_SIZE;
 	a->kdev.mem = mmap(NULL, AREA_SIZE, PROT_READ | PROT_WRITE,
@@ -435,30 +445,56 @@ static struct vlb_adapter *gone_adapter(struct fixture *fx,
 		a->call[i] = eventfd(0, EFD_CLOEXEC);
 	}
 	a->offered = VERSION_1 | BLK_F_FLUSH | BLK_F_SEG_MAX | BLK_F_MQ;
-	a->acked = VERSION_1 | BLK_F_FLUSH | BLK_F_MQ;
-	a->features_set = true;
-	a->driver_ok = true;
-	a->reconnect_s = 30;
 	a->config_size = 60;
 
-	fx->fake.profile = *p;
-	restarts = 0;
-	restart_seen = -1;
-	restart_fake = &fx->fake;
-	assert_int_equal(pthread_create(&fx->fake.thread, NULL, fake_backend, &fx->fake), 0);
-	strcpy(sa.sun_path, fx->path);
+	fake->profile = *p;
+	assert_int_equal(pthread_create(&fake->thread, NULL, fake_backend, fake), 0);
+	strcpy(sa.sun_path, path);
 	a->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_int_equal(connect(a->sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	return a;
 }
 
-static void free_adapter(struct fixture *fx, struct vlb_adapter *a)
+/*
+ * An adapter that served a virtio-blk device with two queues, whose driver
+ * negotiated VERSION_1 | FLUSH | MQ and reached DRIVER_OK, and whose back-end
+ * just went: connected again to fake_backend (profile p).
+ */
+static struct vlb_adapter *gone_adapter(struct fixture *fx,
+					const struct profile *p)
+{
+	struct vlb_adapter *a;
+
+	restarts = 0;
+	restart_seen = -1;
+	restart_fake = &fx->fake;
+	a = adapter_on(&fx->fake, fx->path, p);
+	a->acked = VERSION_1 | BLK_F_FLUSH | BLK_F_MQ;
+	a->features_set = true;
+	a->driver_ok = true;
+	a->reconnect_s = 30;
+	return a;
+}
+
+static void free_adapter_of(struct fake_backend *fake, struct vlb_adapter *a)
 {
 	unsigned int i;
 
-	close(a->sock);
-	pthread_join(fx->fake.thread, NULL);	/* ends when we hang up */
+	if (a->sock >= 0)
+		close(a->sock);
+	pthread_join(fake->thread, NULL);	/* ends when we hang up */
 	restart_fake = NULL;
+	vlb_plan_clear(&a->plan);
+	if (a->kdev.fd >= 0)
+		close(a->kdev.fd);
+	if (a->epfd >= 0)
+		close(a->epfd);
+	if (a->stop_fd >= 0)
+		close(a->stop_fd);
+	if (a->deadline_fd >= 0)
+		close(a->deadline_fd);
+	if (a->retry_fd >= 0)
+		close(a->retry_fd);
 	if (a->req_fd >= 0)
 		close(a->req_fd);
 	for (i = 0; i < 2; i++) {
@@ -469,6 +505,11 @@ static void free_adapter(struct fixture *fx, struct vlb_adapter *a)
 	munmap(a->kdev.mem, AREA_SIZE);
 	pthread_mutex_destroy(&a->kdev.fd_lock);
 	free(a);
+}
+
+static void free_adapter(struct fixture *fx, struct vlb_adapter *a)
+{
+	free_adapter_of(&fx->fake, a);
 }
 
 /* The i-th request from `from` on, which must be `request` */
@@ -643,6 +684,278 @@ static void test_reconnect_config_field_rules(void **state)
 	assert_null(a);
 }
 
+/* ---- the relay: plans run from one event loop, the kernel faked ---- */
+
+#define REPLY_ACK_BLK	{ .features = VERSION_1 | PROTOCOL | BLK_F_MQ | BLK_F_FLUSH, \
+			  .protocol = PF(VHU_PROTOCOL_F_REPLY_ACK) }
+
+/* A listening socket at path, for a second fake_backend */
+static int listen_at(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	strcpy(sa.sun_path, path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	return fd;
+}
+
+/*
+ * An adapter serving a fresh device (REPLY_ACK negotiated) in its own
+ * epoll fd; the kernel's device fd is a seqpacket socket whose other end,
+ * *kern, plays the module: messages in, replies out.
+ */
+static struct vlb_adapter *serving_adapter(struct fake_backend *fake,
+					   const char *path,
+					   const struct profile *p, int *kern)
+{
+	struct vlb_adapter *a = adapter_on(fake, path, p);
+	int sp[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
+					     SOCK_CLOEXEC, 0, sp), 0);
+	a->kdev.fd = sp[0];
+	*kern = sp[1];
+	a->protocol = p->protocol;
+	a->has_protocol = true;
+	assert_int_equal(vlb_adapter_setup_polling(a), 0);
+	return a;
+}
+
+static void kernel_says(int kern, uint32_t type, uint64_t seq)
+{
+	struct vlb_msg m = { .type = type, .flags = VLB_MSG_F_REPLY, .seq = seq };
+
+	if (type == VLB_MSG_FEATURES)
+		m.u.features = VERSION_1 | BLK_F_FLUSH;
+	assert_int_equal(send(kern, &m, sizeof(m), 0), sizeof(m));
+}
+
+/* The adapter's reply to the fake kernel, if one came: true with *r */
+static bool kernel_heard(int kern, struct vlb_reply *r)
+{
+	return recv(kern, r, sizeof(*r), MSG_DONTWAIT) == sizeof(*r);
+}
+
+/* Dispatch what one epoll fd over adapters says; the first failure, or 0 */
+static int serve_loop_once(int ep, struct vlb_adapter **as, int timeout_ms)
+{
+	struct epoll_event ev[2];
+	int i, n, rc;
+
+	n = epoll_wait(ep, ev, 2, timeout_ms);
+	for (i = 0; i < n; i++) {
+		rc = vlb_adapter_dispatch(as[ev[i].data.u32]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void test_slow_backend_does_not_hold_up_another_device(void **state)
+{
+	struct fixture *fx = *state;
+	struct profile fast = REPLY_ACK_BLK, slow = REPLY_ACK_BLK;
+	struct fake_backend slow_fake = { .listen_fd = -1 };
+	struct vlb_adapter *as[2];
+	struct vlb_reply r;
+	char slow_path[160];
+	int kern[2], ep, i, rounds = 0, fast_round = -1, slow_round = -1;
+	int64_t sent;
+
+	snprintf(slow_path, sizeof(slow_path), "%s/slow.sock", fx->dir);
+	slow_fake.listen_fd = listen_at(slow_path);
+	slow.delay_ms = 1000;	/* each answer: SET_OWNER, SET_FEATURES */
+	as[0] = serving_adapter(&slow_fake, slow_path, &slow, &kern[0]);
+	as[1] = serving_adapter(&fx->fake, fx->path, &fast, &kern[1]);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	for (i = 0; i < 2; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+
+		assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, vlb_adapter_fd(as[i]), &ev), 0);
+	}
+
+	/* The slow one's message first: a blocking relay would serve it first */
+	kernel_says(kern[0], VLB_MSG_FEATURES, 7);
+	kernel_says(kern[1], VLB_MSG_FEATURES, 9);
+	sent = vhu_now_ms();
+	while ((fast_round < 0 || slow_round < 0) && rounds < 200) {
+		assert_int_equal(serve_loop_once(ep, as, 100), 0);
+		rounds++;
+		if (fast_round < 0 && kernel_heard(kern[1], &r)) {
+			assert_int_equal(r.seq, 9);
+			assert_int_equal(r.result, 0);
+			fast_round = rounds;
+			/* a generous bound: the slow back-end takes 2 s */
+			assert_true(vhu_now_ms() - sent < 1000);
+		}
+		if (slow_round < 0 && kernel_heard(kern[0], &r)) {
+			assert_int_equal(r.seq, 7);
+			assert_int_equal(r.result, 0);
+			slow_round = rounds;
+		}
+	}
+	assert_true(fast_round > 0);
+	assert_true(slow_round > fast_round);	/* answered in between */
+	/* the slow device got its whole relay, in order */
+	assert_int_equal(slow_fake.n_seen, 2);
+	assert_int_equal(slow_fake.seen[0].hdr.request, VHU_SET_OWNER);
+	assert_int_equal(slow_fake.seen[1].hdr.request, VHU_SET_FEATURES);
+	assert_int_equal(fx->log.count, 0);
+
+	close(ep);
+	close(kern[0]);
+	close(kern[1]);
+	free_adapter_of(&slow_fake, as[0]);
+	free_adapter(fx, as[1]);
+	close(slow_fake.listen_fd);
+	unlink(slow_path);
+}
+
+/* Wait for the adapter's reply to the fake kernel, serving it meanwhile */
+static int served_until_reply(struct vlb_adapter *a, int kern,
+			      struct vlb_reply *r)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC), rc = 0, n;
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, vlb_adapter_fd(a), &ev), 0);
+	for (n = 0; n < 100 && rc >= 0 && !kernel_heard(kern, r); n++) {
+		epoll_wait(ep, &ev, 1, 100);
+		rc = vlb_adapter_dispatch(a);
+	}
+	close(ep);
+	return rc < 0 ? rc : (n < 100 ? 0 : -ETIMEDOUT);
+}
+
+static void test_backend_refusal_fails_the_step_not_the_device(void **state)
+{
+	struct fixture *fx = *state;
+	struct profile p = REPLY_ACK_BLK;
+	struct vlb_adapter *a;
+	struct vlb_reply r;
+	int kern;
+
+	p.refuse = VHU_SET_FEATURES;
+	a = serving_adapter(&fx->fake, fx->path, &p, &kern);
+	kernel_says(kern, VLB_MSG_FEATURES, 3);
+	assert_int_equal(served_until_reply(a, kern, &r), 0);
+	assert_int_equal(r.seq, 3);
+	assert_int_equal(r.result, -EREMOTEIO);	/* the driver's step fails */
+	assert_int_equal(a->error, 0);
+	assert_true(a->kdev.fd >= 0);		/* the device stays */
+	assert_non_null(strstr(fx->log.msg[fx->log.count - 1],
+			       "the driver's step fails, the device stays"));
+	/* and it still serves: a reset is answered */
+	kernel_says(kern, VLB_MSG_RESET, 4);
+	assert_int_equal(served_until_reply(a, kern, &r), 0);
+	assert_int_equal(r.seq, 4);
+	assert_int_equal(r.result, 0);
+	close(kern);
+	free_adapter(fx, a);
+}
+
+/*
+ * An adapter whose back-end answers each step after 600 ms, with 200 ms for
+ * the whole of the driver's features (SET_OWNER, SET_FEATURES), just sent
+ * as message seq; reconnect on or off.
+ */
+static struct vlb_adapter *stuck_adapter(struct fixture *fx, int *kern,
+					 uint64_t seq, bool reconnect)
+{
+	struct profile p = REPLY_ACK_BLK;
+	struct vlb_adapter *a;
+
+	p.delay_ms = 600;
+	a = serving_adapter(&fx->fake, fx->path, &p, kern);
+	a->relay_ms = 200;
+	if (reconnect) {
+		a->reconnect_s = 30;
+		a->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	}
+	kernel_says(*kern, VLB_MSG_FEATURES, seq);
+	return a;
+}
+
+static void test_missed_deadline_fails_the_device(void **state)
+{
+	struct fixture *fx = *state;
+	struct vlb_reply r;
+	int kern;
+	struct vlb_adapter *a = stuck_adapter(fx, &kern, 5, false);
+
+	assert_int_equal(served_until_reply(a, kern, &r), -ETIMEDOUT);
+	assert_int_equal(a->error, -ETIMEDOUT);
+	assert_int_equal(a->kdev.fd, -1);	/* removed, not answered */
+	assert_int_equal(recv(kern, &r, sizeof(r), MSG_DONTWAIT), 0);
+	close(kern);
+	free_adapter(fx, a);
+}
+
+/* With reconnect on, a stuck back-end is dropped and waited for instead */
+static void test_missed_deadline_with_reconnect_keeps_the_device(void **state)
+{
+	struct fixture *fx = *state;
+	struct vlb_reply r;
+	int kern;
+	struct vlb_adapter *a = stuck_adapter(fx, &kern, 6, true);
+
+	assert_int_equal(served_until_reply(a, kern, &r), 0);
+	assert_int_equal(r.seq, 6);
+	assert_int_equal(r.result, 0);		/* replayed to the successor */
+	assert_int_equal(vlb_adapter_reconnecting(a), 1);
+	assert_true(a->features_set);
+	assert_int_equal(a->error, 0);
+	close(kern);
+	free_adapter(fx, a);
+}
+
+/* Getters on another thread while the adapter fails: no stale fd, no crash */
+struct getter_ctx {
+	struct vlb_adapter *a;
+	atomic_bool stop;
+	int last_index;
+};
+
+static void *call_getters(void *arg)
+{
+	struct getter_ctx *c = arg;
+
+	while (!atomic_load(&c->stop)) {
+		c->last_index = vlb_adapter_virtio_index(c->a);
+		(void)vlb_adapter_index(c->a);
+		(void)vlb_adapter_reconnecting(c->a);
+		(void)vlb_adapter_num_queues(c->a);
+		(void)vlb_adapter_device_id(c->a);
+		(void)vlb_adapter_fd(c->a);
+	}
+	return NULL;
+}
+
+static void test_getters_race_a_failure_safely(void **state)
+{
+	struct fixture *fx = *state;
+	struct profile p = REPLY_ACK_BLK;
+	struct getter_ctx c = { 0 };
+	pthread_t tid;
+	int kern;
+
+	c.a = serving_adapter(&fx->fake, fx->path, &p, &kern);
+	assert_int_equal(pthread_create(&tid, NULL, call_getters, &c), 0);
+	usleep(20000);
+	assert_int_equal(vlb_adapter_fail(c.a, -EPROTO), -EPROTO);
+	usleep(20000);
+	atomic_store(&c.stop, true);
+	pthread_join(tid, NULL);
+	assert_int_equal(c.last_index, -ENODEV);
+	assert_int_equal(vlb_adapter_index(c.a), -ENODEV);
+	assert_int_equal(vlb_adapter_num_queues(c.a), 2);
+	assert_int_equal(vlb_adapter_dispatch(c.a), -EPROTO);
+	close(kern);
+	free_adapter(fx, c.a);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -665,6 +978,11 @@ int main(void)
 		T(test_reconnect_accepts_fewer_features_than_offered),
 		T(test_reconnect_refuses_a_backend_with_fewer_queues),
 		T(test_reconnect_config_field_rules),
+		T(test_slow_backend_does_not_hold_up_another_device),
+		T(test_backend_refusal_fails_the_step_not_the_device),
+		T(test_missed_deadline_fails_the_device),
+		T(test_missed_deadline_with_reconnect_keeps_the_device),
+		T(test_getters_race_a_failure_safely),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

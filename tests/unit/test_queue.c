@@ -529,6 +529,80 @@ static void eager_queue_is_kicked_for_each_buffer(void **state)
 	assert_true(driver_kicks(f));
 }
 
+/* ---- the pull API ---- */
+
+static void pull(struct fixture *f)
+{
+	f->dev.ops.handle = NULL;
+}
+
+static void pull_queue_pops_in_order_then_rearms_the_kick(void **state)
+{
+	struct fixture *f = *state;
+	struct vlb_req *req;
+
+	pull(f);
+	post(f, 0);
+	post(f, 2);
+	eventfd_write(f->q.kick_fd, 1);		/* the driver's kick */
+	assert_int_equal(vlb_queue_pop(&f->q, &req), 1);
+	assert_int_equal(((struct vlb_req_priv *)req)->head, 0);
+	assert_int_equal(vlb_queue_pop(&f->q, &req), 1);
+	assert_int_equal(((struct vlb_req_priv *)req)->head, 2);
+	assert_int_equal(vlb_req_complete(req, 4), 0);
+	assert_int_equal(used_idx(f), 1);
+	assert_int_equal(vlb_queue_pop(&f->q, &req), 0);
+	assert_null(req);
+	/* Empty: the kick was used up and the driver kicks again */
+	assert_int_equal(count(f->q.kick_fd), 0);
+	assert_true(driver_kicks(f));
+	assert_int_equal(f->handled, 0);
+}
+
+/* A device that stops popping holds the driver back; nothing is lost */
+static void pull_queue_leaves_requests_until_popped(void **state)
+{
+	struct fixture *f = *state;
+	struct vlb_req *req;
+	unsigned int i;
+
+	pull(f);
+	for (i = 0; i < NUM; i += 2)
+		post(f, (uint16_t)i);
+	for (i = 0; i < NUM / 2; i++) {
+		assert_int_equal(vlb_queue_pop(&f->q, &req), 1);
+		assert_int_equal(vlb_req_complete(req, 0), 0);
+	}
+	assert_int_equal(vlb_queue_pop(&f->q, &req), 0);
+	assert_int_equal(used_idx(f), NUM / 2);
+}
+
+static void push_and_pull_do_not_mix(void **state)
+{
+	struct fixture *f = *state;
+	struct vlb_req *req;
+
+	assert_int_equal(vlb_queue_pop(&f->q, &req), -EINVAL);
+	pull(f);
+	post(f, 0);
+	eventfd_write(f->q.kick_fd, 1);
+	assert_int_equal(vlb_queue_dispatch(&f->q), -EINVAL);
+	assert_int_equal(count(f->q.kick_fd), 1);	/* not stolen */
+}
+
+static void pull_before_driver_ok_finds_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct vlb_req *req;
+
+	pull(f);
+	post(f, 0);
+	eventfd_write(f->q.kick_fd, 1);
+	assert_int_equal(vlb_queue_pop(&f->q, &req), 0);
+	assert_null(req);
+	assert_int_equal(count(f->q.kick_fd), 0);	/* no spinning poller */
+}
+
 /* ---- completions from another thread while rounds go on ---- */
 
 struct completer {
@@ -630,6 +704,10 @@ int main(void)
 		T(lazy_queue_wanting_two_buffers),
 		T(eager_queue_is_kicked_for_each_buffer),
 		T(completions_from_another_thread_reach_the_used_ring),
+		T(pull_queue_pops_in_order_then_rearms_the_kick),
+		T(pull_queue_leaves_requests_until_popped),
+		T(push_and_pull_do_not_mix),
+		T_IDLE(pull_before_driver_ok_finds_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
