@@ -787,8 +787,8 @@ static void test_slow_backend_does_not_hold_up_another_device(void **state)
 			assert_int_equal(r.seq, 9);
 			assert_int_equal(r.result, 0);
 			fast_round = rounds;
-			/* a generous bound: the slow back-end takes 2 s */
-			assert_true(vhu_now_ms() - sent < 1000);
+			/* before the slow one's 2 s, even on a loaded host */
+			assert_true(vhu_now_ms() - sent < 2000);
 		}
 		if (slow_round < 0 && kernel_heard(kern[0], &r)) {
 			assert_int_equal(r.seq, 7);
