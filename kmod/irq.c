@@ -40,7 +40,10 @@ void vlb_vq_take(struct vlb_vq *lvq)
 	if (vq && READ_ONCE(ldev->dead)) {
 		irq = vlb_shadow_fail(lvq);
 	} else if (vq && !lvq->broken && !lvq->held) {
+		u16 old = lvq->shadow.used_pub;
+
 		err = vlb_shadow_harvest(lvq, &irq);
+		vlb_coalesce_note(lvq, lvq->shadow.used_pub - old);
 		if (!err)
 			vlb_coalesce_arm(lvq);
 	}

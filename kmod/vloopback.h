@@ -112,6 +112,8 @@ struct vlb_vq {
 	poll_table call_pt;
 	struct irq_work irq_work;	/* vring_interrupt in hard irq context */
 	struct hrtimer coalesce;	/* harvest what a batch left waiting */
+	u64 took_ns;		/* when a harvest last took entries */
+	u32 entry_ns;		/* moving average: time per returned entry */
 };
 
 struct vlb_device {
@@ -268,6 +270,7 @@ void vlb_vq_resume(struct vlb_vq *lvq);
 /* coalesce.c */
 u16 vlb_coalesce_batch(const struct vlb_vq *lvq);
 void vlb_coalesce_init(struct vlb_vq *lvq);
+void vlb_coalesce_note(struct vlb_vq *lvq, u16 taken);
 void vlb_coalesce_arm(struct vlb_vq *lvq);
 void vlb_coalesce_cancel(struct vlb_vq *lvq);
 
