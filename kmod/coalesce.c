@@ -17,7 +17,10 @@
  * returned is taken.  It is set to twice the time the batch should take at
  * the rate entries came back lately (a moving average per queue), and never
  * longer than coalesce_usecs: at a steady rate it does not fire, and a
- * stall costs a completion at most that long.
+ * stall costs a completion at most that long.  A late batch sends the queue
+ * back to a call per entry until the device calls again, so a device that
+ * holds its requests (a slow disk, a stalled one) costs one timer per call,
+ * not a timer every few microseconds.
  *
  * The batch follows the load by itself, request by request; both knobs
  * are module parameters, coalesce_max=1 switching moderation off.
@@ -45,12 +48,14 @@ u16 vlb_coalesce_batch(const struct vlb_vq *lvq)
 {
 	unsigned int max = clamp(READ_ONCE(coalesce_max), 1U, 256U);
 
+	if (lvq->late)
+		return 1;
 	return clamp(lvq->shadow.requests / 2U, 1U, max);
 }
 
 static enum hrtimer_restart vlb_coalesce_expired(struct hrtimer *timer)
 {
-	vlb_vq_take(container_of(timer, struct vlb_vq, coalesce));
+	vlb_vq_take(container_of(timer, struct vlb_vq, coalesce), true);
 	return HRTIMER_NORESTART;
 }
 

@@ -23,9 +23,9 @@
 /*
  * Take what the device returned and interrupt the driver if it wants it.
  * Runs in hard interrupt context: the call's irq_work, or the moderation
- * timer (coalesce.c).
+ * timer (coalesce.c) when a batch is @late.
  */
-void vlb_vq_take(struct vlb_vq *lvq)
+void vlb_vq_take(struct vlb_vq *lvq, bool late)
 {
 	struct vlb_device *ldev = lvq->ldev;
 	struct virtqueue *vq;
@@ -42,6 +42,7 @@ void vlb_vq_take(struct vlb_vq *lvq)
 	} else if (vq && !lvq->broken && !lvq->held) {
 		u16 old = lvq->shadow.used_pub;
 
+		lvq->late = late;
 		err = vlb_shadow_harvest(lvq, &irq);
 		vlb_coalesce_note(lvq, lvq->shadow.used_pub - old);
 		if (!err)
@@ -121,7 +122,7 @@ void vlb_vq_resume(struct vlb_vq *lvq)
 
 static void vlb_vq_irq(struct irq_work *work)
 {
-	vlb_vq_take(container_of(work, struct vlb_vq, irq_work));
+	vlb_vq_take(container_of(work, struct vlb_vq, irq_work), false);
 }
 
 /*

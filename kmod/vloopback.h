@@ -114,6 +114,7 @@ struct vlb_vq {
 	struct hrtimer coalesce;	/* harvest what a batch left waiting */
 	u64 took_ns;		/* when a harvest last took entries */
 	u32 entry_ns;		/* moving average: time per returned entry */
+	bool late;		/* the timer ended the last batch: no batching */
 };
 
 struct vlb_device {
@@ -261,7 +262,7 @@ void vlb_vq_init(struct vlb_vq *lvq, struct vlb_device *ldev,
 int vlb_vq_set_fds(struct vlb_vq *lvq, int kick_fd, int call_fd);
 void vlb_vq_release_fds(struct vlb_vq *lvq);
 bool vlb_vq_notify(struct virtqueue *vq);
-void vlb_vq_take(struct vlb_vq *lvq);
+void vlb_vq_take(struct vlb_vq *lvq, bool late);
 void vlb_vq_sync(struct vlb_vq *lvq);
 bool vlb_vq_hold(struct vlb_vq *lvq);
 bool vlb_vq_restart(struct vlb_vq *lvq);
