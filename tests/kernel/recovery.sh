@@ -7,6 +7,7 @@
 # module's ioctls, VLB_IOC_RECOVER), the C ramdisk example (the library's
 # vlb_dev_recover, two queues: the threaded run loop, more than one ring
 # recovered) and the Python one (Device.recover).
+# shellcheck source=lib.sh
 . "$VLB_SRC/tests/kernel/lib.sh"
 cd "$VLB_WORK" || exit 1
 
