@@ -67,12 +67,13 @@ finish() {
 }
 
 # fio_verify_bg NAME DEV: in the background (fio_pid), fio at QD32 writes
-# DEV's first 32 MiB at random, 4k blocks, and reads each block back soon
-# after (crc32c, a mismatch is fatal) until fio_ok; log fio-NAME.log
+# DEV's first 32 MiB at random, 4k blocks, and after every 32 writes reads
+# those blocks back (crc32c, a mismatch is fatal) until fio_ok; a slow disk
+# (the Python ramdisk) is verified too; log fio-NAME.log
 fio_verify_bg() {
 	fio --name="$1" --filename="$2" --ioengine=io_uring --direct=1 \
 		--rw=randwrite --bs=4k --iodepth=32 --size=32M \
-		--time_based --runtime=300 --verify=crc32c --verify_backlog=256 \
+		--time_based --runtime=300 --verify=crc32c --verify_backlog=32 \
 		--verify_fatal=1 --eta=never --output="$VLB_WORK/fio-$1.log" &
 	fio_pid=$!
 }
