@@ -65,3 +65,32 @@ finish() {
 	fi
 	exit 0
 }
+
+# fio_verify_bg NAME DEV: in the background (fio_pid), fio at QD32 writes
+# DEV's first 32 MiB at random, 4k blocks, and after every 32 writes reads
+# those blocks back (crc32c, a mismatch is fatal) until fio_ok; a slow disk
+# (the Python ramdisk) is verified too; log fio-NAME.log
+fio_verify_bg() {
+	fio --name="$1" --filename="$2" --ioengine=io_uring --direct=1 \
+		--rw=randwrite --bs=4k --iodepth=32 --size=32M \
+		--time_based --runtime=300 --verify=crc32c --verify_backlog=32 \
+		--verify_fatal=1 --eta=never --output="$VLB_WORK/fio-$1.log" &
+	fio_pid=$!
+}
+
+# fio_ok NAME: one more second of I/O, then stop fio; it had no error and
+# verified what it wrote.  Stopped by a signal fio ends its job cleanly,
+# prints its report and exits 128; a verify failure (verify_fatal) is an
+# error of the job: "err=" not 0, exit 1
+fio_ok() {
+	sleep 1
+	kill -INT "$fio_pid"
+	wait "$fio_pid"
+	fio_rc=$?
+	{ [ "$fio_rc" -eq 0 ] || [ "$fio_rc" -eq 128 ]; } &&
+		grep -q 'err= 0' "$VLB_WORK/fio-$1.log" &&
+		grep -q 'issued rwts: total=[1-9]' "$VLB_WORK/fio-$1.log" && return 0
+	echo "fio exited $fio_rc"
+	cat "$VLB_WORK/fio-$1.log"
+	return 1
+}

@@ -218,12 +218,17 @@ static void print_node(unsigned int index)
 {
 	char dir[128], blk[160];
 	struct dirent *e;
-	int tries, vi = -1;
+	int tries, vi;
 	DIR *dp;
 
 	snprintf(dir, sizeof(dir),
 		 "/sys/devices/virtual/misc/virtio-loopback/vloopback%u", index);
+	/*
+	 * vi is looked up again each time: a device just destroyed may have
+	 * left vloopback<index> with its old virtioN for a moment
+	 */
 	for (tries = 0; tries < 400; tries++, usleep(50000)) {
+		vi = -1;
 		dp = opendir(dir);
 		while (vi < 0 && dp && (e = readdir(dp)))
 			if (sscanf(e->d_name, "virtio%d", &vi) != 1)

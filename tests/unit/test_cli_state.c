@@ -184,6 +184,7 @@ static void test_recovery_fields_round_trip_and_take_over_keeps_them(void **stat
 	assert_int_equal(r.timeout_ms, 2000);
 	assert_int_equal(r.queues, 2);
 	assert_string_equal(r.tag, "t");
+	assert_false(r.reconnecting);
 	/* no such vloopback device here: not quiesced, whatever the entry says */
 	assert_false(state_quiesced(&r));
 	assert_int_equal(state_take_over("rdisk"), -EEXIST);	/* held */

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <net/if.h>
 #include <net/if_arp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,30 +304,88 @@ static int wait_for_driver(struct vlb_adapter *a, const struct attach_opts *o,
 	return 0;
 }
 
-static struct vlb_adapter *serving;
+/* Set by SIGTERM/SIGINT (detach) or SIGUSR1 (leave the device quiesced) */
+static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	vlb_adapter_stop(serving);
+	stop_signal = sig;
 }
 
-/* Serve until stopped or failed; the attachment is gone afterwards */
-int serve(struct vlb_adapter *a, const char *name)
+/* The entry says whether the adapter waits for its back-end, as it changes */
+static void publish_reconnecting(struct vlb_adapter *a, struct cli_state *s)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	bool now = vlb_adapter_reconnecting(a) == 1;
 	int rc;
 
-	serving = a;
+	if (now == s->reconnecting)
+		return;
+	s->reconnecting = now;
+	rc = state_write(s);
+	if (rc < 0)
+		cli_error(0, "warning: %s: cannot update its entry: %s", s->name,
+			  strerror(-rc));
+}
+
+/*
+ * vlb_adapter_run(), with the entry kept up to date after each dispatch
+ * (the reconnect timer ticks in the adapter's fd).  Signals are blocked but
+ * in ppoll, so one arriving between the check and the wait is not lost.
+ * 0 once a signal stopped it, or the adapter's failure.
+ */
+static int serve_loop(struct vlb_adapter *a, struct cli_state *s,
+		      const sigset_t *waitmask)
+{
+	struct pollfd p = { .fd = vlb_adapter_fd(a), .events = POLLIN };
+	int rc;
+
+	while (!stop_signal) {
+		rc = ppoll(&p, 1, NULL, waitmask);
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+		if (rc > 0 && (rc = vlb_adapter_dispatch(a)) < 0)
+			return rc;
+		publish_reconnecting(a, s);
+	}
+	return 0;
+}
+
+/*
+ * Serve until stopped or failed.  SIGTERM, SIGINT: the device is removed
+ * and the attachment gone.  SIGUSR1 with --reconnect: the adapter leaves
+ * without removing it; the kernel quiesces it and keeps the entry for the
+ * next "attach --name" or "recover" (a restart of the service).
+ */
+int serve(struct vlb_adapter *a, struct cli_state *s)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block, waitmask;
+	int rc;
+
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	rc = vlb_adapter_run(a);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
+	sigdelset(&waitmask, SIGUSR1);
+	rc = serve_loop(a, s, &waitmask);
 	cli_sd_notify("STOPPING=1");
+	if (rc == 0 && stop_signal == SIGUSR1 && s->reconnect_s) {
+		/* exit closes the device's fd without a destroy: quiesced */
+		fprintf(stderr, "vloopbackctl: %s: leaving %s quiesced for the next adapter\n",
+			s->name, s->node);
+		return 0;
+	}
 	vlb_adapter_destroy(a);
 	/* After a failure the log stays: it says why */
-	state_remove(name, rc == 0);
+	state_remove(s->name, rc == 0);
 	return rc == 0 ? 0 : cli_report(-rc, EXIT_FAIL, "adapter");
 }
 
@@ -372,7 +431,7 @@ int serve_in_background(struct vlb_adapter *a, struct cli_state *s)
 	if (write(pipefd[1], "", 1) != 1)
 		_exit(EXIT_FAIL);
 	close(pipefd[1]);
-	_exit(serve(a, s->name));
+	_exit(serve(a, s));
 }
 
 static void print_attached(const struct attach_opts *o, const struct cli_state *s)
@@ -443,7 +502,7 @@ static int attach(const struct attach_opts *o, uint32_t id, const char *name)
 	snprintf(ready, sizeof(ready), "READY=1\nSTATUS=serving %s (virtio%d) for %s\nMAINPID=%d",
 		 s.node, s.virtio_index, s.socket, (int)s.pid);
 	cli_sd_notify(ready);
-	return serve(a, name);
+	return serve(a, &s);
 }
 
 int cmd_attach(int argc, char **argv)

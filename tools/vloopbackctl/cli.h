@@ -63,6 +63,7 @@ struct cli_state {
 	/* recovery: what `recover` needs to run the same attachment again */
 	int vlb_index;			/* N of vloopbackN, -1 unknown */
 	unsigned int reconnect_s;	/* 0: no reconnect, not recoverable */
+	bool reconnecting;		/* the adapter waits for its back-end */
 	unsigned int queue_size;	/* as given to attach, 0 = default */
 	unsigned int timeout_ms;
 	char tag[40];
@@ -122,8 +123,12 @@ int cli_sd_notify(const char *msg);
 
 /* attach.c, shared with recover.c */
 struct vlb_adapter;
-/* Serve a in the foreground until stopped or failed; an exit code */
-int serve(struct vlb_adapter *a, const char *name);
+/*
+ * Serve a in the foreground until stopped or failed, keeping the entry s
+ * up to date (reconnecting); an exit code.  SIGTERM/SIGINT remove the
+ * device, SIGUSR1 leaves a recoverable one quiesced for the next adapter.
+ */
+int serve(struct vlb_adapter *a, struct cli_state *s);
 /* Fork; the child serves, the parent returns once its state is written */
 int serve_in_background(struct vlb_adapter *a, struct cli_state *s);
 

@@ -15,7 +15,8 @@ static const char list_usage[] =
 "back-end's socket.  Entries of adapters that were killed are removed.\n"
 "\n"
 "  -j, --json   one JSON array of objects (name, type, device_id, pid,\n"
-"               running, socket, virtio_index, device_present, queues, node)\n"
+"               running, socket, virtio_index, device_present, queues,\n"
+"               quiesced, reconnecting, reconnect_s, node)\n"
 "  -h, --help   this text\n";
 
 static const char status_usage[] =
@@ -60,6 +61,8 @@ static const char *state_word(const struct cli_state *s)
 		return "ended";
 	if (s->pid <= 0)
 		return "attaching";
+	if (s->reconnecting)
+		return "reconnecting";
 	return state_device_present(s) ? "running" : "starting";
 }
 

@@ -64,7 +64,7 @@ static int recover(struct cli_state *s, bool foreground)
 	printf("%s\n", s->node);
 	fflush(stdout);
 	cli_sd_notify("READY=1");
-	return serve(a, s->name);
+	return serve(a, s);
 }
 
 int recover_quiesced(const char *name, bool foreground)

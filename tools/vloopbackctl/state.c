@@ -263,10 +263,10 @@ int state_write(const struct cli_state *s)
 		"virtio_index=%d\nnode=%s\nqueues=%u\n",
 		s->name, (int)s->pid, s->type, s->device_id, s->socket,
 		s->virtio_index, s->node, s->queues);
-	fprintf(f, "vlb_index=%d\nreconnect=%u\n"
+	fprintf(f, "vlb_index=%d\nreconnect=%u\nreconnecting=%d\n"
 		"queue_size=%u\ntimeout_ms=%u\ntag=%s\n",
-		s->vlb_index, s->reconnect_s, s->queue_size, s->timeout_ms,
-		s->tag);
+		s->vlb_index, s->reconnect_s, s->reconnecting, s->queue_size,
+		s->timeout_ms, s->tag);
 	rc = fclose(f) ? -errno : 0;
 	/* rename: readers see no file or the whole of it */
 	if (rc == 0 && rename(tmp, path) < 0)
@@ -301,6 +301,8 @@ static void parse_line(struct cli_state *s, const char *key, const char *v)
 		s->vlb_index = atoi(v);
 	else if (!strcmp(key, "reconnect"))
 		s->reconnect_s = strtoul(v, NULL, 10);
+	else if (!strcmp(key, "reconnecting"))
+		s->reconnecting = atoi(v) != 0;
 	else if (!strcmp(key, "queue_size"))
 		s->queue_size = strtoul(v, NULL, 10);
 	else if (!strcmp(key, "timeout_ms"))
@@ -527,9 +529,10 @@ void state_print_json(const struct cli_state *s)
 	       s->device_id, (int)s->pid, alive ? "true" : "false");
 	json_string(s->socket);
 	printf(",\"virtio_index\":%d,\"device_present\":%s,\"queues\":%u,"
-	       "\"quiesced\":%s,\"reconnect_s\":%u,\"node\":",
+	       "\"quiesced\":%s,\"reconnecting\":%s,\"reconnect_s\":%u,\"node\":",
 	       s->virtio_index, state_device_present(s) ? "true" : "false",
-	       s->queues, state_quiesced(s) ? "true" : "false", s->reconnect_s);
+	       s->queues, state_quiesced(s) ? "true" : "false",
+	       alive && s->reconnecting ? "true" : "false", s->reconnect_s);
 	json_string(s->node);
 	putchar('}');
 }
