@@ -91,8 +91,10 @@ void vlb_coalesce_arm(struct vlb_vq *lvq)
 			      HRTIMER_MODE_REL_HARD);
 }
 
-/* No timer is pending or running after this; it is re-armed only by a
- * harvest, which needs lvq->vq set. */
+/*
+ * No timer is pending or running after this; it is re-armed only by a
+ * harvest, which needs lvq->vq set.
+ */
 void vlb_coalesce_cancel(struct vlb_vq *lvq)
 {
 	hrtimer_cancel(&lvq->coalesce);
