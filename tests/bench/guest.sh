@@ -218,27 +218,28 @@ teardown_vlbqsd() {
 	rm -f /tmp/vub.sock
 }
 
-setup_vlbc() {
-	start_bg /tmp/rd.out "$EX/ramdisk" --size "$DISK_BYTES" --queues "$1" || return 1
-	DEV[vlbc]=$bg_line
-	PIDS[vlbc]=$bg_pid
+# start_dev SYS OUT CMD...: a device process that prints its disk's path
+start_dev() {
+	local sys=$1 out=$2
+	shift 2
+	start_bg "$out" "$@" || return 1
+	DEV[$sys]=$bg_line
+	PIDS[$sys]=$bg_pid
 }
-teardown_vlbc() {
-	kill "${PIDS[vlbc]}"
-	wait "${PIDS[vlbc]}"
+stop_dev() {
+	kill "${PIDS[$1]}"
+	wait "${PIDS[$1]}"
 }
+
+setup_vlbc() { start_dev vlbc /tmp/rd.out "$EX/ramdisk" --size "$DISK_BYTES" --queues "$1"; }
+teardown_vlbc() { stop_dev vlbc; }
 
 # The same program, storing nothing: what the transport costs, as the
 # null targets of null_blk and ublk measure it
 setup_vlbnull() {
-	start_bg /tmp/rdn.out "$EX/ramdisk" --null --size "$DISK_BYTES" --queues "$1" || return 1
-	DEV[vlbnull]=$bg_line
-	PIDS[vlbnull]=$bg_pid
+	start_dev vlbnull /tmp/rdn.out "$EX/ramdisk" --null --size "$DISK_BYTES" --queues "$1"
 }
-teardown_vlbnull() {
-	kill "${PIDS[vlbnull]}"
-	wait "${PIDS[vlbnull]}"
-}
+teardown_vlbnull() { stop_dev vlbnull; }
 
 # kublk's null target (250 GiB, fio uses its start), with the queue depth
 # the others have; kublk forks its server and prints "dev id N"
@@ -254,15 +255,9 @@ teardown_ublk() {
 }
 
 setup_vlbpy() {
-	start_bg /tmp/py.out "$PY" "$VLB_SRC/examples/python/ramdisk.py" $((DISK_BYTES >> 20)) ||
-		return 1
-	DEV[vlbpy]=$bg_line
-	PIDS[vlbpy]=$bg_pid
+	start_dev vlbpy /tmp/py.out "$PY" "$VLB_SRC/examples/python/ramdisk.py" $((DISK_BYTES >> 20))
 }
-teardown_vlbpy() {
-	kill "${PIDS[vlbpy]}"
-	wait "${PIDS[vlbpy]}"
-}
+teardown_vlbpy() { stop_dev vlbpy; }
 
 # RAM disks are written once before they are measured: the first write of
 # a page costs a page fault, which is not what the transport costs
@@ -446,39 +441,18 @@ input_latency() {
 modprobe -a virtio virtio_ring 2>/dev/null
 insmod "$KO" || { log "insmod $KO failed"; exit 1; }
 if [ -n "$KUBLK" ]; then
-	modprobe -a virtio_blk ublk_drv || { log "modprobe failed"; exit 1; }
-	environment
-	log "ublk anchor: modules loaded, environment noted"
-	: >"$RAW/systems.tsv"
-	cpu_sampler &
-	sampler=$!
-	for sys in $SYSTEMS; do
-		up "$sys" 1
-	done
-	block_matrix
-	if [ "$PROFILE" = 1 ]; then
-		count_setup
-		for sys in $SYSTEMS; do
-			count_events "$sys"
-		done
-		log "counts done"
-	fi
-	for sys in $SYSTEMS; do
-		down "$sys"
-	done
-	kill "$sampler"
-	wait "$sampler" 2>/dev/null
-	rmmod virtio_loopback || { log "rmmod virtio_loopback failed"; broken=1; }
-	log "done (broken=$broken)"
-	exit "$broken"
-fi
-modprobe -a virtio_blk virtio_input evdev uinput vduse virtio_vdpa ||
-	{ log "modprobe failed"; exit 1; }
+	modprobe -a virtio_blk ublk_drv
+else
+	modprobe -a virtio_blk virtio_input evdev uinput vduse virtio_vdpa
+fi || { log "modprobe failed"; exit 1; }
 environment
+log "modules loaded, environment noted"
 : >"$RAW/systems.tsv"
 # ublk is in the kernel, but Debian 12 has no ublk server to serve it: the
 # kernel's own (kublk) is measured in a boot of its kernel, when installed
-if modprobe ublk_drv 2>/dev/null; then
+if [ -n "$KUBLK" ]; then
+	:
+elif modprobe ublk_drv 2>/dev/null; then
 	printf 'ublk\tunavailable\t1\t%s\n' "not in this boot: Debian 12 has no ublk server (ubdsrv is not packaged; qemu-storage-daemon 7.2 has no ublk export); see the ublk anchor for kublk in a 7.x guest" >>"$RAW/systems.tsv"
 	rmmod ublk_drv
 else
@@ -499,7 +473,7 @@ for sys in $SYSTEMS; do
 done
 if [ "$PROFILE" = 1 ]; then
 	for sys in vduse vlbqsd vlbc; do
-		profile "$sys"
+		profile "$sys"	# of those in this boot
 	done
 	count_setup
 	for sys in $SYSTEMS; do
@@ -512,11 +486,14 @@ for sys in $SYSTEMS; do
 done
 meminfo "all-down"
 
-scaling
-input_latency
-if [ "$PROFILE" = 1 ]; then
-	profile_input vloopback
-	profile_input uinput
+# The ublk anchor's boot is the block matrix and the counts only
+if [ -z "$KUBLK" ]; then
+	scaling
+	input_latency
+	if [ "$PROFILE" = 1 ]; then
+		profile_input vloopback
+		profile_input uinput
+	fi
 fi
 
 kill "$sampler"
