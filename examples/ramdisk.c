@@ -3,6 +3,7 @@
  * ramdisk: a virtio-blk disk kept in this process's memory.
  *
  *   ramdisk --size 64M [--queues 4]
+ *   ramdisk --size 1G --null [--queues 4]       (keeps no data: for benchmarks)
  *   ramdisk --file disk.img [--size 64M] --recoverable[=MS]
  *   ramdisk --file disk.img --recover INDEX      (after a crash or kill -9)
  *
@@ -21,6 +22,11 @@
  * request the dead process did not complete.  INDEX (N of vloopbackN) is
  * printed after the disk's path.  This only works for a file-backed disk:
  * the data must survive the process.
+ *
+ * Null mode (--null) keeps no data and allocates none: reads return zeroes,
+ * writes, discards and write-zeroes are checked and dropped, flushes
+ * succeed.  What is left is the transport's cost, as with null_blk or
+ * ublk's null target, which is what it is for.
  *
  * With more than one queue the kernel submits from several CPUs at once and
  * each queue is served by its own thread: the handler below is written to
@@ -57,6 +63,7 @@ struct ramdisk {
 	uint8_t *bytes;
 	uint64_t size;
 	bool file;		/* bytes map a file, MAP_SHARED */
+	bool null;		/* --null: no bytes, nothing is stored */
 };
 
 /* What the command line asked for */
@@ -67,6 +74,7 @@ struct args {
 	bool recoverable;
 	uint32_t recovery_ms;	/* 0: the module's default */
 	int recover;		/* --recover INDEX, or -1 */
+	bool null;		/* --null: store nothing */
 };
 
 /* ---- the requests ---- */
@@ -83,9 +91,22 @@ static bool in_range(const struct ramdisk *rd, uint64_t sector, uint64_t bytes)
 static uint8_t do_read(struct ramdisk *rd, struct vlb_req *req,
 		       uint64_t sector, size_t len)
 {
+	static const uint8_t zeroes[64 << 10];
+	size_t off, n;
+
 	if (!in_range(rd, sector, len))
 		return VIRTIO_BLK_S_IOERR;
-	vlb_req_copy_to(req, 0, rd->bytes + sector * SECTOR, len);
+	if (!rd->null) {
+		vlb_req_copy_to(req, 0, rd->bytes + sector * SECTOR, len);
+		return VIRTIO_BLK_S_OK;
+	}
+	/* Zeroes, not whatever the shared buffers held from earlier requests */
+	for (off = 0; off < len; off += n) {
+		n = vlb_req_copy_to(req, off, zeroes,
+				    len - off < sizeof(zeroes) ? len - off : sizeof(zeroes));
+		if (n == 0)
+			break;
+	}
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -94,8 +115,9 @@ static uint8_t do_write(struct ramdisk *rd, struct vlb_req *req,
 {
 	if (!in_range(rd, sector, len))
 		return VIRTIO_BLK_S_IOERR;
-	vlb_req_copy_from(req, sizeof(struct virtio_blk_outhdr),
-		   rd->bytes + sector * SECTOR, len);
+	if (!rd->null)
+		vlb_req_copy_from(req, sizeof(struct virtio_blk_outhdr),
+				  rd->bytes + sector * SECTOR, len);
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -123,7 +145,8 @@ static uint8_t do_zero(struct ramdisk *rd, struct vlb_req *req, size_t len,
 		return VIRTIO_BLK_S_UNSUPP;
 	if (num > MAX_RANGE_SECTORS || !in_range(rd, sector, num * SECTOR))
 		return VIRTIO_BLK_S_IOERR;
-	memset(rd->bytes + sector * SECTOR, 0, num * SECTOR);
+	if (!rd->null)
+		memset(rd->bytes + sector * SECTOR, 0, num * SECTOR);
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -218,7 +241,7 @@ static int fail(const char *what, int err, const char *hint)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: " PROG " --size BYTES [--queues N]\n"
+		"Usage: " PROG " --size BYTES [--queues N] [--null]\n"
 		"       " PROG " --file PATH [--size BYTES] [--queues N] [--recoverable[=MS]]\n"
 		"       " PROG " --file PATH [--queues N] --recover INDEX\n"
 		"A virtio-blk disk in RAM or in a file, served by this process through virtio_loopback.ko.\n"
@@ -228,6 +251,7 @@ static void usage(FILE *f)
 		"                          with --file, the file is extended to it (default: the file's size)\n"
 		"  -f, --file PATH         keep the disk in this file (mapped shared) instead of RAM\n"
 		"  -q, --queues N          request queues, 1..%u (default 1; >1 serves each on a thread)\n"
+		"  -n, --null              keep no data: reads return zeroes, writes are dropped\n"
 		"  -r, --recoverable[=MS]  if this process dies, the kernel keeps the disk MS ms\n"
 		"                          (default: the module's recovery_max_ms) for --recover\n"
 		"  -R, --recover INDEX     take over the disk vloopbackINDEX whose process died\n"
@@ -264,6 +288,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "file", required_argument, NULL, 'f' },
 		{ "recoverable", optional_argument, NULL, 'r' },
 		{ "recover", required_argument, NULL, 'R' },
+		{ "null", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -273,10 +298,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:q:f:r::R:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:q:f:r::R:nh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			a->file = optarg;
+			break;
+		case 'n':
+			a->null = true;
 			break;
 		case 'r':
 			a->recoverable = true;
@@ -330,6 +358,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 		fprintf(stderr, PROG ": recovery needs the data to outlive the process (add --file PATH)\n");
 		return -1;
 	}
+	if (a->null && a->file) {
+		fprintf(stderr, PROG ": --null keeps no data, --file keeps it in a file: choose one\n");
+		return -1;
+	}
 	if (a->recoverable && a->recover >= 0) {
 		fprintf(stderr, PROG ": --recover takes over a disk that is recoverable already (drop --recoverable)\n");
 		return -1;
@@ -347,6 +379,11 @@ static int map_disk(struct ramdisk *rd, const struct args *a, const char **what)
 	struct stat st;
 	int fd, err;
 
+	if (a->null) {
+		rd->size = a->size;
+		rd->null = true;
+		return 0;
+	}
 	if (!a->file) {
 		rd->size = a->size;
 		rd->bytes = mmap(NULL, rd->size, PROT_READ | PROT_WRITE,
@@ -470,6 +507,7 @@ int main(int argc, char **argv)
 	}
 
 	vlb_dev_destroy(dev);	/* removes /dev/vdX */
-	munmap(rd.bytes, rd.size);
+	if (rd.bytes)
+		munmap(rd.bytes, rd.size);
 	return rc == 0 || rc == -EINTR ? 0 : 1;
 }

@@ -20,6 +20,10 @@
 #
 # Options (run passes them): --runs N --runtime S --ramp S --scale-runs N
 # --levels "1 2 4" --events N --profile 0|1 --jobs "JOB..." --span SIZE
+# --kublk PATH: the ublk anchor instead (a boot of its own, on a kernel
+# whose ublk driver matches the kublk at PATH): the block matrix and the
+# event counts (--profile 1) of null_blk, ublk's null target and
+# vloopback's C device in null mode, nothing else.
 # Exits nonzero when the bench itself broke (a system that should work
 # failed to come up or fio failed), never because of a figure.
 # setup_SYS and teardown_SYS are called by name:
@@ -36,6 +40,7 @@ PROFILE=1
 JOBS="rr4k-qd1 rr4k-qd32 rw4k-qd32 sr1m-qd4 sw1m-qd4"
 DISK_BYTES=1073741824	# every disk is 1 GiB ...
 FIO_SPAN=256M		# ... and fio uses its start (RAM disks stay small)
+KUBLK=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--runs) RUNS=$2 ;;
@@ -47,6 +52,7 @@ while [ $# -gt 0 ]; do
 	--profile) PROFILE=$2 ;;
 	--jobs) JOBS=$2 ;;
 	--span) FIO_SPAN=$2 ;;
+	--kublk) KUBLK=$2 ;;
 	*) echo "guest.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift 2
@@ -61,6 +67,7 @@ PY=/usr/bin/python3	# what the binding was built for
 export PYTHONPATH=$VLB_BUILD/bindings/python PYTHONDONTWRITEBYTECODE=1
 # The block systems, in the order of the report
 SYSTEMS="nullblk vduse nbd vlbqsd vlbc vlbpy"
+[ -z "$KUBLK" ] || SYSTEMS="nullblk ublk vlbnull"
 broken=0
 
 mkdir -p "$RAW/block" "$RAW/scale" "$RAW/mem" "$RAW/perf" "$RAW/counts"
@@ -211,26 +218,46 @@ teardown_vlbqsd() {
 	rm -f /tmp/vub.sock
 }
 
-setup_vlbc() {
-	start_bg /tmp/rd.out "$EX/ramdisk" --size "$DISK_BYTES" --queues "$1" || return 1
-	DEV[vlbc]=$bg_line
-	PIDS[vlbc]=$bg_pid
+# start_dev SYS OUT CMD...: a device process that prints its disk's path
+start_dev() {
+	local sys=$1 out=$2
+	shift 2
+	start_bg "$out" "$@" || return 1
+	DEV[$sys]=$bg_line
+	PIDS[$sys]=$bg_pid
 }
-teardown_vlbc() {
-	kill "${PIDS[vlbc]}"
-	wait "${PIDS[vlbc]}"
+stop_dev() {
+	kill "${PIDS[$1]}"
+	wait "${PIDS[$1]}"
+}
+
+setup_vlbc() { start_dev vlbc /tmp/rd.out "$EX/ramdisk" --size "$DISK_BYTES" --queues "$1"; }
+teardown_vlbc() { stop_dev vlbc; }
+
+# The same program, storing nothing: what the transport costs, as the
+# null targets of null_blk and ublk measure it
+setup_vlbnull() {
+	start_dev vlbnull /tmp/rdn.out "$EX/ramdisk" --null --size "$DISK_BYTES" --queues "$1"
+}
+teardown_vlbnull() { stop_dev vlbnull; }
+
+# kublk's null target (250 GiB, fio uses its start), with the queue depth
+# the others have; kublk forks its server and prints "dev id N"
+setup_ublk() {
+	local id
+	id=$("$KUBLK" add -t null -q "$1" -d 256 | sed -n 's/^dev id \([0-9]*\).*/\1/p')
+	[ -n "$id" ] && wait_for 10 test -b "/dev/ublkb$id" || return 1
+	DEV[ublk]=/dev/ublkb$id
+	PIDS[ublk]=$(pgrep -x kublk | tr '\n' ' ')
+}
+teardown_ublk() {
+	"$KUBLK" del -n "${DEV[ublk]#/dev/ublkb}"
 }
 
 setup_vlbpy() {
-	start_bg /tmp/py.out "$PY" "$VLB_SRC/examples/python/ramdisk.py" $((DISK_BYTES >> 20)) ||
-		return 1
-	DEV[vlbpy]=$bg_line
-	PIDS[vlbpy]=$bg_pid
+	start_dev vlbpy /tmp/py.out "$PY" "$VLB_SRC/examples/python/ramdisk.py" $((DISK_BYTES >> 20))
 }
-teardown_vlbpy() {
-	kill "${PIDS[vlbpy]}"
-	wait "${PIDS[vlbpy]}"
-}
+teardown_vlbpy() { stop_dev vlbpy; }
 
 # RAM disks are written once before they are measured: the first write of
 # a page costs a page fault, which is not what the transport costs
@@ -413,13 +440,20 @@ input_latency() {
 
 modprobe -a virtio virtio_ring 2>/dev/null
 insmod "$KO" || { log "insmod $KO failed"; exit 1; }
-modprobe -a virtio_blk virtio_input evdev uinput vduse virtio_vdpa ||
-	{ log "modprobe failed"; exit 1; }
+if [ -n "$KUBLK" ]; then
+	modprobe -a virtio_blk ublk_drv
+else
+	modprobe -a virtio_blk virtio_input evdev uinput vduse virtio_vdpa
+fi || { log "modprobe failed"; exit 1; }
 environment
+log "modules loaded, environment noted"
 : >"$RAW/systems.tsv"
-# ublk is in the kernel, but Debian 12 has no ublk server to serve it
-if modprobe ublk_drv 2>/dev/null; then
-	printf 'ublk\tunavailable\t1\t%s\n' "the kernel has ublk_drv, but Debian 12 has no ublk server (ubdsrv is not packaged; qemu-storage-daemon 7.2 has no ublk export)" >>"$RAW/systems.tsv"
+# ublk is in the kernel, but Debian 12 has no ublk server to serve it: the
+# kernel's own (kublk) is measured in a boot of its kernel, when installed
+if [ -n "$KUBLK" ]; then
+	:
+elif modprobe ublk_drv 2>/dev/null; then
+	printf 'ublk\tunavailable\t1\t%s\n' "not in this boot: Debian 12 has no ublk server (ubdsrv is not packaged; qemu-storage-daemon 7.2 has no ublk export); see the ublk anchor for kublk in a 7.x guest" >>"$RAW/systems.tsv"
 	rmmod ublk_drv
 else
 	printf 'ublk\tunavailable\t1\t%s\n' "this kernel has no ublk_drv" >>"$RAW/systems.tsv"
@@ -439,7 +473,7 @@ for sys in $SYSTEMS; do
 done
 if [ "$PROFILE" = 1 ]; then
 	for sys in vduse vlbqsd vlbc; do
-		profile "$sys"
+		profile "$sys"	# of those in this boot
 	done
 	count_setup
 	for sys in $SYSTEMS; do
@@ -452,11 +486,14 @@ for sys in $SYSTEMS; do
 done
 meminfo "all-down"
 
-scaling
-input_latency
-if [ "$PROFILE" = 1 ]; then
-	profile_input vloopback
-	profile_input uinput
+# The ublk anchor's boot is the block matrix and the counts only
+if [ -z "$KUBLK" ]; then
+	scaling
+	input_latency
+	if [ "$PROFILE" = 1 ]; then
+		profile_input vloopback
+		profile_input uinput
+	fi
 fi
 
 kill "$sampler"

@@ -19,15 +19,19 @@ SYSTEMS = {
     "nullblk": "null_blk (in-kernel, no user space): the ceiling",
     "vduse": "VDUSE + qemu-storage-daemon vduse-blk (null-co)",
     "nbd": "NBD: qemu-nbd --connect (null-co), one unix socket",
-    "ublk": "ublk",
+    "ublk": "ublk, the kernel's selftest server kublk with its null target (7.x guest)",
     "vlbqsd": "vloopback + qemu-storage-daemon vhost-user-blk (null-co)",
     "vlbc": "vloopback, in-process C RAM disk (examples/ramdisk)",
     "vlbpy": "vloopback, Python RAM disk (examples/python/ramdisk.py)",
+    "vlbnull": "vloopback, in-process C device storing nothing (examples/ramdisk --null)",
 }
+# The systems of the main boot, and of the ublk anchor's boot (guest.sh --kublk)
+MAIN_SYSTEMS = ["nullblk", "vduse", "nbd", "ublk", "vlbqsd", "vlbc", "vlbpy"]
+ANCHOR_SYSTEMS = ["ublk", "vlbnull", "nullblk"]
 SHORT = {
     "nullblk": "null_blk", "vduse": "VDUSE+qsd", "nbd": "NBD qemu-nbd",
     "ublk": "ublk", "vlbqsd": "vloopback+qsd", "vlbc": "vloopback C",
-    "vlbpy": "vloopback Python",
+    "vlbpy": "vloopback Python", "vlbnull": "vloopback C null",
 }
 # name: (title, unit, what to take from fio)
 JOBS = {
@@ -41,7 +45,7 @@ SCALE_SYSTEMS = ["nullblk", "vduse", "vlbqsd", "vlbc"]
 # chart colours: the alternatives cool, vloopback warm
 COLOURS = {
     "nullblk": "#9e9e9e", "vduse": "#1f5fa8", "nbd": "#6fb3d9", "ublk": "#3a9e8f",
-    "vlbqsd": "#d9480f", "vlbc": "#f08c00", "vlbpy": "#f5c542",
+    "vlbqsd": "#d9480f", "vlbc": "#f08c00", "vlbpy": "#f5c542", "vlbnull": "#c2255c",
 }
 
 
@@ -257,13 +261,13 @@ def table(header, rows):
 # ---- the report ----
 
 class Report:
-    def __init__(self, raw, out):
-        self.raw, self.out = raw, out
+    def __init__(self, raw, out, systems=MAIN_SYSTEMS):
+        self.raw, self.out, self.order = raw, out, systems
         self.host = read_kv(os.path.join(raw, "host.txt"))
         self.env = read_kv(os.path.join(raw, "env.txt"))
         self.systems = read_systems(raw)
         self.cpu = CpuLog(os.path.join(raw, "cpu.log"), int(self.env.get("user_hz", 100)))
-        names = [f"{s}.{j}" for s in SYSTEMS for j in JOBS]
+        names = [f"{s}.{j}" for s in systems for j in JOBS]
         self.block = collect(raw, "block", names, self.cpu)
         levels = sorted({int(f.split(".")[1][1:]) for f in
                          os.listdir(os.path.join(raw, "scale"))}) \
@@ -273,8 +277,10 @@ class Report:
                              [f"{s}.q{n}" for s in SCALE_SYSTEMS for n in levels], self.cpu)
         self.input = read_input(os.path.join(raw, "input.txt"))
         self.input1 = read_input(os.path.join(raw, "input-1cpu.txt"))
-        self.jobs = [j for j in JOBS if any(f"{s}.{j}" in self.block for s in SYSTEMS)]
-        self.measured = [s for s in SYSTEMS if any(f"{s}.{j}" in self.block for j in JOBS)]
+        self.jobs = [j for j in JOBS if any(f"{s}.{j}" in self.block for s in systems)]
+        self.measured = [s for s in systems if any(f"{s}.{j}" in self.block for j in JOBS)]
+        path = os.path.join(raw, "anchor")
+        self.anchor = Report(path, out, ANCHOR_SYSTEMS) if os.path.isdir(path) else None
 
     def fig(self, sys, job, key=None):
         s = self.block.get(f"{sys}.{job}")
@@ -359,35 +365,36 @@ class Report:
                "*CPU/IO* is the CPU time of the whole guest (both vCPUs, from /proc/stat) "
                "per I/O during the run, *ctx/IO* the context switches per I/O: both include "
                "fio itself, so they compare systems, not absolute costs."]
+        out += self.job_tables(("vduse", "nullblk"))
+        return "\n".join(out)
+
+    def job_tables(self, bases):
+        """One table per job: each system's figure and its ratios to bases'"""
+        out = []
         for job in self.jobs:
             title, unit, key = JOBS[job]
             rows = []
             for sys in self.measured:
                 s = self.block.get(f"{sys}.{job}")
                 if not s:
-                    rows.append([SHORT[sys]] + ["–"] * 7)
+                    rows.append([SHORT[sys]] + ["–"] * (6 + len(bases)))
                     continue
-                rows.append([
-                    SHORT[sys],
-                    fmt(s[key]),
-                    f"{100 * s[key + '_spread']:.0f}%",
-                    fmt_ratio(self.vs(sys, "vduse", job)),
-                    fmt_ratio(self.vs(sys, "nullblk", job)),
-                    fmt(s.get("clat_p50_us"), " µs"),
-                    fmt(s.get("cpu_us_per_io"), " µs"),
-                    fmt(s.get("ctx_per_io")),
-                ])
+                rows.append([SHORT[sys], fmt(s[key]), f"{100 * s[key + '_spread']:.0f}%"] +
+                            [fmt_ratio(self.vs(sys, b, job)) for b in bases] +
+                            [fmt(s.get("clat_p50_us"), " µs"),
+                             fmt(s.get("cpu_us_per_io"), " µs"),
+                             fmt(s.get("ctx_per_io"))])
             out += ["", f"### {title} ({unit})", "",
-                    table(["system", unit, "spread", "vs VDUSE", "vs null_blk",
-                           "latency p50", "CPU/IO", "ctx/IO"], rows)]
-        return "\n".join(out)
+                    table(["system", unit, "spread"] + [f"vs {SHORT[b]}" for b in bases] +
+                          ["latency p50", "CPU/IO", "ctx/IO"], rows)]
+        return out
 
     def not_measured(self):
         rows = []
         for (sys, q), (status, note) in sorted(self.systems.items()):
             if status != "ok":
                 rows.append([SYSTEMS.get(sys, sys), q, status, note])
-        for sys in SYSTEMS:
+        for sys in self.order:
             if sys not in self.measured and not any(k[0] == sys for k in self.systems):
                 rows.append([SYSTEMS[sys], "1", "not measured", "no result"])
         if not rows:
@@ -396,7 +403,8 @@ class Report:
 
     def systems_list(self):
         lines = ["## Systems", ""]
-        for sys, title in SYSTEMS.items():
+        for sys in self.order:
+            title = SYSTEMS[sys]
             st = self.systems.get((sys, "1"))
             dev = f" — `{st[1]}`" if st and st[0] == "ok" else ""
             lines.append(f"- **{SHORT[sys]}**: {title}{dev}")
@@ -484,8 +492,8 @@ class Report:
                 table(["system", "MemFree drop", "kernel", "Slab", "Shmem",
                        "process RSS (idle)", "process RSS (after runs)"], rows))
 
-    def counts(self):
-        """counts/SYS.csv (perf stat -x,) per I/O"""
+    def count_table(self):
+        """counts/SYS.csv (perf stat -x,) per I/O, as a table"""
         labels = [
             ("vring_interrupt", "interrupts (vring_interrupt)"),
             ("vlb_call_wakeup", "call eventfd writes seen by vloopback"),
@@ -528,12 +536,53 @@ class Report:
                 continue
             rows.append([label] + [fmt(data[s][key]) if key in data[s] else "–"
                                    for s in systems])
+        return table(["per I/O"] + [SHORT[s] for s in systems], rows)
+
+    def counts(self):
+        t = self.count_table()
+        if not t:
+            return ""
         return ("## Events per I/O\n\n"
                 "Counted over the whole guest (perf stat -a, kprobes and tracepoints) "
                 "during 10000 4k random reads at QD32 on each system: what a "
                 "request costs in interrupts, wakeups and system calls, independent of "
-                "how fast the emulated CPUs happen to be.\n\n" +
-                table(["per I/O"] + [SHORT[s] for s in systems], rows))
+                "how fast the emulated CPUs happen to be.\n\n" + t)
+
+    def anchor_section(self):
+        a = self.anchor
+        if not a or not a.block:
+            return ""
+        kernel = a.env.get("kernel", "?")
+        series = ".".join(kernel.split(".")[:2])
+        rows = []
+        for job in a.jobs:
+            r = a.vs("vlbnull", "ublk", job)
+            goal = job in ("rr4k-qd32", "rw4k-qd32")
+            rows.append([JOBS[job][0], fmt_ratio(r), "≥ 1.0×" if goal else "–",
+                         "not measured" if r is None else
+                         ("**met**" if r >= 1.0 else "not met") if goal else "",
+                         f"{fmt(a.fig('vlbnull', job))} vs {fmt(a.fig('ublk', job))}"])
+        out = [f"## ublk anchor ({series} guest)", "",
+               f"A second boot, of Linux {kernel}: Debian 12 has no ublk server, so the "
+               "kernel's own is used, kublk from tools/testing/selftests/ublk of "
+               f"linux-source-{series} (built by tests/vm/install-deps in the Debian 13 "
+               "root). Its null target (`kublk add -t null -q 1 -d 256`, no zero copy) "
+               "completes each request without touching the data, though ublk_drv still "
+               "copies it between the request's pages and kublk's buffer; vloopback's C "
+               "device in null mode (`examples/ramdisk --null`) drops writes and fills "
+               "reads with zeroes, and the module bounces both ways. null_blk "
+               "(irqmode=0, no memory) is the in-kernel ceiling. The same fio jobs, runs "
+               "interleaved, in that one boot; the ratios are run by run, as above.", "",
+               table(["job", "vloopback C null / ublk null", "goal (issue 13)", "result",
+                      "medians"], rows)]
+        out += a.job_tables(("ublk", "nullblk"))
+        t = a.count_table()
+        if t:
+            out += ["", f"### Events per I/O ({series} guest)", "",
+                    "As in *Events per I/O*, in this boot. vring_interrupt also counts "
+                    "the guest's own virtio devices (the 9p root), so a system that "
+                    "has no virtqueue shows that background.", "", t]
+        return "\n".join(out)
 
     def profiles(self):
         out = []
@@ -613,7 +662,9 @@ class Report:
     def summary(self):
         return {"host": self.host, "env": self.env, "block": self.block,
                 "scale": self.scale, "input": self.input, "input_1cpu": self.input1,
-                "memory": {s: mem_delta(self.raw, s) for s in self.measured}}
+                "memory": {s: mem_delta(self.raw, s) for s in self.measured},
+                "anchor": {"env": self.anchor.env, "block": self.anchor.block}
+                if self.anchor else None}
 
     def write(self):
         if not self.block:
@@ -622,7 +673,8 @@ class Report:
         parts = [self.header(), self.targets(),
                  "![IOPS and throughput per system](chart.png)",
                  self.systems_list(), self.block_tables(), self.scaling(),
-                 self.input_section(), self.memory(), self.counts(), self.analysis(),
+                 self.input_section(), self.memory(), self.counts(), self.anchor_section(),
+                 self.analysis(),
                  self.profiles(),
                  self.not_measured()]
         with open(os.path.join(self.out, "report.md"), "w") as f:

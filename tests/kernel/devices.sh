@@ -73,6 +73,24 @@ test_ramdisk_mq() {
 	check "ramdisk --queues 2: exits cleanly" stop_bg
 }
 
+test_ramdisk_null() {
+	start_bg rd4.out "$EX/ramdisk" --size 1G --null ||
+		{ not_ok "ramdisk --null: device starts"; return; }
+	dev=$bg_line
+	check "ramdisk --null: $dev is a 1 GiB disk" \
+		test "$(blockdev --getsize64 "$dev")" -eq 1073741824
+	head -c 1M /dev/urandom >rand
+	check "ramdisk --null: 1 MiB written at 512 MiB" \
+		dd if=rand of="$dev" bs=1M seek=512 oflag=direct status=none
+	# A read after a write lands in the same shared buffers: zeroes come
+	# from the device, not from what the write left there
+	check "ramdisk --null: reads return zeroes, not what was written" sh -c \
+		"dd if=$dev bs=1M skip=512 count=1 iflag=direct status=none | cmp -s - /dev/zero -n 1048576"
+	check "ramdisk --null: discard and flush succeed" sh -c \
+		"blkdiscard $dev && sync $dev"
+	check "ramdisk --null: exits cleanly" stop_bg
+}
+
 # Feed the events of file $2 to the input device on fd 3, one report per
 # 20 ms (evdev drops what its reader has not taken: under a loaded TCG host
 # 5 ms lost events there, in the reader, never in the device), and write
@@ -160,6 +178,7 @@ modprobe -a virtio_rng virtio_blk virtio_input evdev
 test_rng
 test_ramdisk
 test_ramdisk_mq
+test_ramdisk_null
 test_input
 test_kill9
 test_config_change
