@@ -48,7 +48,8 @@ u16 vlb_coalesce_batch(const struct vlb_vq *lvq)
 {
 	unsigned int max = clamp(READ_ONCE(coalesce_max), 1U, 256U);
 
-	if (lvq->late)
+	/* without event index the device calls at every entry anyway */
+	if (lvq->late || !lvq->shadow.event_idx)
 		return 1;
 	return clamp(lvq->shadow.requests / 2U, 1U, max);
 }
