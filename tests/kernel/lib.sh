@@ -94,3 +94,30 @@ fio_ok() {
 	cat "$VLB_WORK/fio-$1.log"
 	return 1
 }
+
+# ext4_start DEV N: a fresh ext4 on DEV mounted on ./mnt, and N files of
+# 256 KiB written and synced one by one in the background (ext4_writer),
+# their checksums then kept in ./sums
+ext4_start() {
+	check "mkfs.ext4" mkfs.ext4 -q -F "$1"
+	mkdir -p mnt
+	mount "$1" mnt
+	(
+		i=0
+		while [ "$i" -lt "$2" ]; do
+			head -c 256K /dev/urandom >"mnt/f$i" && sync "mnt/f$i" || exit 1
+			i=$((i + 1))
+		done
+		sha256sum mnt/f* >sums
+	) &
+	ext4_writer=$!
+}
+
+# ext4_verify DEV: every write of ext4_start went through, and every file
+# reads back the same after a remount
+ext4_verify() {
+	wait "$ext4_writer"
+	check "ext4: every write went through" test $? -eq 0
+	check "ext4: files read back after a remount" sh -c \
+		"umount mnt && mount $1 mnt && sha256sum -c --quiet sums && umount mnt"
+}

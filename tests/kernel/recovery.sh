@@ -101,23 +101,9 @@ check "the disk is live" test "$(kernel_state)" = live
 under_fio ioctl 5
 
 # ext4 mounted across restarts: writes go on, fsck is clean afterwards
-check "mkfs.ext4" mkfs.ext4 -q -F "$dev"
-mkdir -p mnt
-mount "$dev" mnt
-(
-	i=0
-	while [ "$i" -lt 40 ]; do
-		head -c 256K /dev/urandom >"mnt/f$i" && sync "mnt/f$i" || exit 1
-		i=$((i + 1))
-	done
-	sha256sum mnt/f* >sums
-) &
-writer=$!
+ext4_start "$dev" 40
 check "three recoveries under a mounted ext4" restarts 3
-wait "$writer"
-check "ext4: every write went through" test $? -eq 0
-check "ext4: files read back after a remount" sh -c \
-	"umount mnt && mount $dev mnt && sha256sum -c --quiet sums && umount mnt"
+ext4_verify "$dev"
 check "ext4: e2fsck -fn clean on the image" e2fsck -fn "$IMG"
 
 # another user cannot take the device over
