@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""tests/bench/compare's report: RAW (what compare-guest.sh measured) into
+OUT/report.md and OUT/summary.json.  Every ratio is the median over runs of
+the ratio within a run (the builds took turns in each run, in one boot)."""
+import json
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report as bench  # noqa: E402  (fio parsing and tables are shared)
+
+SYSTEMS = {"vlbqsd": "vloopback + qemu-storage-daemon", "vlbc": "vloopback C RAM disk"}
+EVENTS = [
+    ("vring_interrupt", "interrupts (vring_interrupt)"),
+    ("irq_work_entry", "irq_work interrupts"),
+    ("call_function_single_entry", "IPIs (function call)"),
+    ("sched_wakeup", "task wakeups"),
+    ("sched_switch", "context switches"),
+    ("sys_enter", "system calls"),
+]
+
+
+class NoCpu:
+    """compare does not sample /proc/stat: no CPU figures"""
+
+    def window(self, start, end):
+        return None
+
+
+def read_sides(raw):
+    with open(os.path.join(raw, "sides.tsv")) as f:
+        return [line.rstrip("\n").split("\t") for line in f if line.strip()]
+
+
+def counts(raw, name):
+    """{event: per-I/O median over runs} of counts/NAME.RUN.csv"""
+    d = os.path.join(raw, "counts")
+    per_run = []
+    for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        if not (f.startswith(name + ".") and f.endswith(".csv")):
+            continue
+        vals = {}
+        with open(os.path.join(d, f)) as fh:
+            for line in fh:
+                p = line.strip().split(",")
+                if len(p) > 2 and p[0].replace(".", "").isdigit():
+                    vals[p[2].split(":")[-1]] = float(p[0])
+        try:
+            with open(os.path.join(d, f[:-4] + ".json")) as fh:
+                text = fh.read()
+            ios = json.loads(text[text.index("{"):])["jobs"][0]["read"]["total_ios"]
+        except (OSError, ValueError, KeyError, IndexError):
+            continue
+        if ios:
+            per_run.append({k: v / ios for k, v in vals.items()})
+    return {k: statistics.median(r[k] for r in per_run if k in r)
+            for k in per_run[0]} if per_run else {}
+
+
+def main(raw, out):
+    sides = read_sides(raw)
+    labels = [s[0] for s in sides]
+    env = bench.read_kv(os.path.join(raw, "env.txt"))
+    host = bench.read_kv(os.path.join(raw, "host.txt"))
+    names = ["vduse." + j for j in bench.JOBS]
+    names += [f"{lab}-{sys}.{j}" for lab in labels for sys in SYSTEMS for j in bench.JOBS]
+    res = bench.collect(raw, "block", names, NoCpu())
+    runs = max((s["runs"] for s in res.values()), default=0)
+    md = [f"# vloopback builds compared in one boot ({host.get('date', '?')})", ""]
+    md += [f"Guest kernel {env.get('kernel', '?')}; host: {host.get('host_cpu', '?')}, "
+           f"{host.get('host_cores', '?')} cores, load {host.get('load_before', '?')} before, "
+           f"{host.get('load_after', '?')} after; {runs} runs of {host.get('runtime', '?')} s "
+           f"(ramp {host.get('ramp', '?')} s) per job, the builds in turn (order reversed every "
+           "other run), VDUSE with the same qemu-storage-daemon once per run.  Figures are "
+           "medians over runs; ratios are medians of the ratios within each run.", ""]
+    md += bench.table(["build", "commit", "what"],
+                      [[s[0], (s[2].split(" ", 1) + [""])[0], (s[2].split(" ", 1) + [""])[1]]
+                       for s in sides]).splitlines() + [""]
+    summary = {"host": host, "env": env, "sides": sides, "block": {}, "events": {}}
+    base = labels[0]
+    for sys, title in SYSTEMS.items():
+        header = ["job", "VDUSE"] + labels
+        header += [f"{lab} / {base}" for lab in labels[1:]]
+        header += [f"{lab} / VDUSE" for lab in labels]
+        rows = []
+        for job, (jdesc, unit, key) in bench.JOBS.items():
+            cells = [res.get(f"{lab}-{sys}.{job}") for lab in labels]
+            if not any(cells):
+                continue
+            vd = res.get("vduse." + job)
+            row = [f"{jdesc} ({unit})", bench.fmt(vd and vd[key])]
+            row += [bench.fmt(c and c[key]) for c in cells]
+            rel = [bench.paired_ratio(c, cells[0], key) for c in cells[1:]]
+            vs = [bench.paired_ratio(c, vd, key) for c in cells]
+            row += [bench.fmt_ratio(r) for r in rel] + [bench.fmt_ratio(r) for r in vs]
+            rows.append(row)
+            summary["block"][f"{sys}.{job}"] = {
+                "unit": unit, "vduse": vd and vd[key],
+                "builds": {lab: c and c[key] for lab, c in zip(labels, cells)},
+                "vs_first": dict(zip(labels[1:], rel)), "vs_vduse": dict(zip(labels, vs))}
+        md += [f"## {title}", "", bench.table(header, rows), ""]
+    cols = ["vduse"] + [f"{lab}-{sys}" for sys in SYSTEMS for lab in labels]
+    data = {c: counts(raw, c) for c in cols}
+    cols = [c for c in cols if data[c]]
+    if cols:
+        rows = [[desc] + [bench.fmt(data[c].get(ev)) for c in cols]
+                for ev, desc in EVENTS if any(ev in data[c] for c in cols)]
+        md += ["## Events per I/O (4k random read, QD32)", "",
+               "Counted system-wide (perf stat) over a fixed number of reads, median over runs.",
+               "", bench.table(["event"] + cols, rows), ""]
+        summary["events"] = data
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(md))
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: compare-report.py RAW OUT")
+    main(sys.argv[1], sys.argv[2])
