@@ -22,7 +22,9 @@
 #                        vloopback ports forwarded by dpdk-testpmd, io mode);
 #   net/NET.tcp-rev.R.json  the same from 1 to 0 (iperf3 -R), and
 #   net/NET.ping.R.txt   ping -i 0.01 from 0 to 1, every reply's line;
-#                        their set-up (ok|failed) is in systems.tsv too
+#                        their set-up (ok|failed) is in systems.tsv too,
+#                        iperf3's complaints in net/NET.*.R.err, testpmd's
+#                        output in net/testpmd.log
 #   env.txt, log.txt     versions and what happened
 #
 # Options (run passes them): --runs N --runtime S --ramp S --scale-runs N
@@ -611,6 +613,7 @@ net_run() {
 			-t "$RUNTIME" -O "$RAMP" -J ${rev:+"$rev"} \
 			>"$out.$dir.$r.json" 2>"$out.$dir.$r.err" ||
 			{ log "iperf3 $dir on $net failed"; broken=1; }
+		[ -s "$out.$dir.$r.err" ] || rm -f "$out.$dir.$r.err"
 	done
 	# one packet every 10 ms (whatever the replies do), every rtt printed
 	in_ns "$net" 0 ping -c "$PINGS" -i 0.01 -w $((PINGS / 10 + 10)) "$peer" \
