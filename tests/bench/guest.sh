@@ -16,10 +16,24 @@
 #   perf/input-W.txt     per input event sent through way W
 #   counts/SYS.csv       perf stat: events during 10000 4k random reads
 #                        (counts/SYS.json: fio's view of them)
+#   net/NET.tcp.R.json   virtio-net: iperf3 -J, TCP from namespace 0 to 1
+#                        for --runtime s (after --ramp s), run R, on NET:
+#                        veth (a veth pair, the ceiling) or vlbnet (two
+#                        vloopback ports forwarded by dpdk-testpmd, io mode);
+#   net/NET.tcp-rev.R.json  the same from 1 to 0 (iperf3 -R), and
+#   net/NET.ping.R.txt   ping -i 0.01 from 0 to 1, every reply's line;
+#                        their set-up (ok|failed) is in systems.tsv too,
+#                        iperf3's complaints in net/NET.*.R.err, testpmd's
+#                        output in net/testpmd.log
 #   env.txt, log.txt     versions and what happened
 #
 # Options (run passes them): --runs N --runtime S --ramp S --scale-runs N
 # --levels "1 2 4" --events N --profile 0|1 --jobs "JOB..." --span SIZE
+# --pings N (per net run) --net-reverse 0|1 (also iperf3 -R; the quick
+# pass leaves it out)
+# --parts "block scaling input net": which parts to run (default all; the
+# block part includes its profiles and counts), e.g. --parts net while
+# working on one of them
 # --kublk PATH: the ublk anchor instead (a boot of its own, on a kernel
 # whose ublk driver matches the kublk at PATH): the block matrix and the
 # event counts (--profile 1) of null_blk, ublk's null target and
@@ -40,6 +54,9 @@ PROFILE=1
 JOBS="rr4k-qd1 rr4k-qd32 rw4k-qd32 sr1m-qd4 sw1m-qd4"
 DISK_BYTES=1073741824	# every disk is 1 GiB ...
 FIO_SPAN=256M		# ... and fio uses its start (RAM disks stay small)
+PINGS=300
+NET_REVERSE=1
+PARTS="block scaling input net"
 KUBLK=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -52,6 +69,9 @@ while [ $# -gt 0 ]; do
 	--profile) PROFILE=$2 ;;
 	--jobs) JOBS=$2 ;;
 	--span) FIO_SPAN=$2 ;;
+	--pings) PINGS=$2 ;;
+	--net-reverse) NET_REVERSE=$2 ;;
+	--parts) PARTS=$2 ;;
 	--kublk) KUBLK=$2 ;;
 	*) echo "guest.sh: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -70,10 +90,13 @@ SYSTEMS="nullblk vduse nbd vlbqsd vlbc vlbpy"
 [ -z "$KUBLK" ] || SYSTEMS="nullblk ublk vlbnull"
 broken=0
 
-mkdir -p "$RAW/block" "$RAW/scale" "$RAW/mem" "$RAW/perf" "$RAW/counts"
+mkdir -p "$RAW/block" "$RAW/scale" "$RAW/mem" "$RAW/perf" "$RAW/counts" "$RAW/net"
 # Sockets and pid files: the 9p work dir cannot hold sockets
 cd /tmp || exit 1
 mkdir -p /run/lock
+
+# part NAME: whether --parts has NAME
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 log() { echo "bench: [${SECONDS}s] $*" | tee -a "$RAW/log.txt"; }
 
@@ -436,6 +459,194 @@ input_latency() {
 	log "input latency: $(cat "$RAW/input.txt" "$RAW/input-1cpu.txt")"
 }
 
+# ---- virtio-net: vloopback ports across dpdk-testpmd, against veth ----
+
+# Each side of each pair in a namespace of its own, so that the traffic
+# crosses the devices instead of the loopback: nsNET0 -> nsNET1.  Both pairs
+# have the same MTU: TCP's throughput depends on it more than on anything.
+NET_MTU=1500
+declare -A NET_PEER=([veth]=10.78.0.2 [vlbnet]=10.77.0.2)
+NETS="veth vlbnet"
+
+# ns_join NS IF IP: IF moved into a new namespace NS, addressed and up.
+# No IPv6 there: its solicitations would cross the devices during the runs.
+ns_join() {
+	ip netns add "$1" &&
+		ip netns exec "$1" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 \
+			net.ipv6.conf.all.disable_ipv6=1 &&
+		ip link set "$2" netns "$1" mtu "$NET_MTU" &&
+		ip -n "$1" addr add "$3/24" dev "$2" &&
+		ip -n "$1" link set lo up &&
+		ip -n "$1" link set "$2" up
+}
+
+setup_veth() {
+	ip link add vb0 type veth peer name vb1 &&
+		ns_join nsveth0 vb0 10.78.0.1 && ns_join nsveth1 vb1 10.78.0.2
+}
+teardown_veth() {
+	local n
+	ip link del vb0 2>/dev/null	# if it never got into its namespace
+	# else the pair goes with its namespaces
+	for n in 0 1; do
+		[ ! -e "/run/netns/nsveth$n" ] || ip netns del "nsveth$n" || return 1
+	done
+}
+
+# testpmd as tests/kernel/net.sh starts it: no hugepages, no PCI, its two
+# ports the vhost-user servers, 256 MB for its 4096 mbufs.  It takes about
+# 20 s to start under TCG (no sooner with -m 64), so it is started first,
+# in the background, and the veth pair set up meanwhile.
+# --stats-period keeps it running without a terminal (else it exits at the
+# end of its stdin).
+start_testpmd() {
+	rm -f /tmp/vhost0.sock /tmp/vhost1.sock
+	TESTPMD=
+	command -v dpdk-testpmd >/dev/null || return 0	# setup_vlbnet says so
+	dpdk-testpmd --no-huge -m 256 --no-pci --file-prefix=vlb \
+		--vdev net_vhost0,iface=/tmp/vhost0.sock \
+		--vdev net_vhost1,iface=/tmp/vhost1.sock \
+		-- --total-num-mbufs=4096 --forward-mode=io --stats-period 30 \
+		</dev/null >"$RAW/net/testpmd.log" 2>&1 &
+	TESTPMD=$!
+}
+
+setup_vlbnet() {
+	local n ifname pids=()
+	NET_NOTE="no dpdk-testpmd (tests/vm/install-deps installs it)"
+	[ -n "$TESTPMD" ] || return 1
+	NET_NOTE="dpdk-testpmd did not start (see net/testpmd.log)"
+	wait_for 150 sh -c "test -S /tmp/vhost1.sock || ! kill -0 $TESTPMD 2>/dev/null" &&
+		test -S /tmp/vhost1.sock || return 1
+	log "vlbnet: testpmd up"
+	# both at once: each attach waits for its handshake with testpmd,
+	# seconds under TCG
+	NET_NOTE="vloopbackctl attach --type net failed (see log.txt)"
+	for n in 0 1; do
+		"$CTL" attach --type net --socket "/tmp/vhost$n.sock" --name "net$n" \
+			--mac "02:76:6c:62:01:0$n" --mtu "$NET_MTU" >"/tmp/net$n.if" &
+		pids[n]=$!
+	done
+	wait "${pids[0]}" && wait "${pids[1]}" || return 1
+	for n in 0 1; do
+		ifname=$(cat "/tmp/net$n.if")
+		NET_NOTE="net$n ($ifname) could not be set up in its namespace"
+		ns_join "nsvlbnet$n" "$ifname" "10.77.0.$((n + 1))" || return 1
+	done
+	log "vlbnet: ports attached"
+}
+teardown_vlbnet() {
+	local rc=0 n pids=()
+	for n in 0 1; do
+		[ ! -e "/run/vloopback/net$n" ] || "$CTL" detach "net$n" &
+		pids[n]=$!
+	done
+	wait "${pids[0]}" && wait "${pids[1]}" || rc=1
+	log "vlbnet: ports detached"
+	# SIGTERM (after SIGCONT: it may be stopped): testpmd stops its ports
+	# and exits 0
+	if [ -n "$TESTPMD" ]; then
+		kill -CONT "$TESTPMD" && kill "$TESTPMD" && wait "$TESTPMD" || rc=1
+	fi
+	for n in 0 1; do
+		[ ! -e "/run/netns/nsvlbnet$n" ] || ip netns del "nsvlbnet$n" || rc=1
+	done
+	rm -f /tmp/vhost0.sock /tmp/vhost1.sock
+	return $rc
+}
+
+# in_ns NET SIDE CMD...: CMD in NET's namespace SIDE (0 or 1)
+in_ns() {
+	local ns=ns$1$2
+	shift 2
+	ip netns exec "$ns" "$@"
+}
+
+iperf_listening() { in_ns "$1" 1 ss -Hltn 'sport = :5201' | grep -q .; }
+
+# net_up NET: NET's pair up, answering pings, an iperf3 server on side 1;
+# systems.tsv says how it went (setup_NET may say why not in NET_NOTE)
+net_up() {
+	local net=$1
+	UP[$net]=
+	NET_NOTE="set-up failed"
+	if "setup_$net"; then
+		NET_NOTE="no ping answered in 30 s"
+		wait_for 30 in_ns "$net" 0 ping -q -c 1 -W 1 "${NET_PEER[$net]}" >/dev/null &&
+			NET_NOTE="no iperf3 server" &&
+			in_ns "$net" 1 iperf3 -s -D -I "/tmp/iperf-$net.pid" &&
+			wait_for 10 iperf_listening "$net" && UP[$net]=1
+	fi
+	if [ -n "${UP[$net]}" ]; then
+		log "$net is up"
+		printf '%s\tok\t1\t%s\n' "$net" "${NET_PEER[$net]}" >>"$RAW/systems.tsv"
+		return 0
+	fi
+	log "$net: FAILED to come up: $NET_NOTE"
+	printf '%s\tfailed\t1\t%s\n' "$net" "$NET_NOTE" >>"$RAW/systems.tsv"
+	broken=1
+	UP[$net]=1	# so that net_down takes down what came up
+	net_down "$net"
+	return 1
+}
+
+net_down() {
+	[ -n "${UP[$1]:-}" ] || return 0
+	[ ! -f "/tmp/iperf-$1.pid" ] || kill "$(cat "/tmp/iperf-$1.pid")"
+	rm -f "/tmp/iperf-$1.pid"
+	"teardown_$1" || { log "$1: teardown failed"; broken=1; }
+	UP[$1]=
+}
+
+# net_run NET R: run R on NET, each way through iperf3, then the pings;
+# a run that breaks (iperf3 fails, no ping answered) breaks the bench
+net_run() {
+	local net=$1 r=$2 peer=${NET_PEER[$1]} out=$RAW/net/$1 dir rev
+	for dir in tcp tcp-rev; do
+		rev=
+		if [ $dir = tcp-rev ]; then
+			[ "$NET_REVERSE" = 1 ] || continue
+			rev=-R
+		fi
+		# timeout: an iperf3 whose peer vanished waits forever
+		in_ns "$net" 0 timeout $((RUNTIME + RAMP + 30)) iperf3 -c "$peer" \
+			-t "$RUNTIME" -O "$RAMP" -J ${rev:+"$rev"} \
+			>"$out.$dir.$r.json" 2>"$out.$dir.$r.err" ||
+			{ log "iperf3 $dir on $net failed"; broken=1; }
+		[ -s "$out.$dir.$r.err" ] || rm -f "$out.$dir.$r.err"
+	done
+	# one packet every 10 ms (whatever the replies do), every rtt printed
+	in_ns "$net" 0 ping -c "$PINGS" -i 0.01 -w $((PINGS / 10 + 10)) "$peer" \
+		>"$out.ping.$r.txt" 2>&1
+	grep -q ' [1-9][0-9]* received' "$out.ping.$r.txt" ||
+		{ log "no ping answered on $net"; broken=1; }
+}
+
+# Interleaved runs, as the block matrix.  testpmd forwards by polling,
+# which takes a vCPU whole: it is stopped (SIGSTOP) while veth is measured,
+# so that the ceiling has the guest's CPUs that the kernel alone would.
+net_bench() {
+	local t0=$SECONDS r net
+	declare -gA UP
+	modprobe -a virtio_net veth || { log "modprobe virtio_net veth failed"; broken=1; return; }
+	start_testpmd
+	for net in $NETS; do
+		net_up "$net"
+	done
+	for r in $(seq 1 "$RUNS"); do
+		for net in $NETS; do
+			[ -n "${UP[$net]}" ] || continue
+			[ -z "${UP[vlbnet]}" ] || kill "-$([ "$net" = veth ] && echo STOP || echo CONT)" "$TESTPMD"
+			net_run "$net" "$r"
+		done
+		log "net run $r/$RUNS done"
+	done
+	for net in $NETS; do
+		net_down "$net"
+	done
+	log "net part done in $((SECONDS - t0)) s"
+}
+
 # ---- the run ----
 
 modprobe -a virtio virtio_ring 2>/dev/null
@@ -459,41 +670,49 @@ else
 	printf 'ublk\tunavailable\t1\t%s\n' "this kernel has no ublk_drv" >>"$RAW/systems.tsv"
 fi
 
+# The systems at one queue: the matrix, then where the time goes
+block_part() {
+	local sys
+	for sys in $SYSTEMS; do
+		up "$sys" 1
+	done
+	block_matrix
+	for sys in $SYSTEMS; do
+		[ -n "${DEV[$sys]:-}" ] || continue
+		# shellcheck disable=SC2086 # a list of pids
+		rss "$sys.block.q1.rss-busy" ${PIDS[$sys]}
+	done
+	if [ "$PROFILE" = 1 ]; then
+		for sys in vduse vlbqsd vlbc; do
+			profile "$sys"	# of those in this boot
+		done
+		count_setup
+		for sys in $SYSTEMS; do
+			count_events "$sys"
+		done
+		log "profiles and counts done"
+	fi
+	for sys in $SYSTEMS; do
+		down "$sys"
+	done
+	meminfo "all-down"
+}
+
 cpu_sampler &
 sampler=$!
 
-for sys in $SYSTEMS; do
-	up "$sys" 1
-done
-block_matrix
-for sys in $SYSTEMS; do
-	[ -n "${DEV[$sys]:-}" ] || continue
-	# shellcheck disable=SC2086 # a list of pids
-	rss "$sys.block.q1.rss-busy" ${PIDS[$sys]}
-done
-if [ "$PROFILE" = 1 ]; then
-	for sys in vduse vlbqsd vlbc; do
-		profile "$sys"	# of those in this boot
-	done
-	count_setup
-	for sys in $SYSTEMS; do
-		count_events "$sys"
-	done
-	log "profiles and counts done"
-fi
-for sys in $SYSTEMS; do
-	down "$sys"
-done
-meminfo "all-down"
-
+part block && block_part
 # The ublk anchor's boot is the block matrix and the counts only
 if [ -z "$KUBLK" ]; then
-	scaling
-	input_latency
-	if [ "$PROFILE" = 1 ]; then
-		profile_input vloopback
-		profile_input uinput
+	part scaling && scaling
+	if part input; then
+		input_latency
+		if [ "$PROFILE" = 1 ]; then
+			profile_input vloopback
+			profile_input uinput
+		fi
 	fi
+	part net && net_bench
 fi
 
 kill "$sampler"

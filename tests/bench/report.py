@@ -11,6 +11,7 @@ are unusable: no fio result at all, or an input or chart step that broke.
 """
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -24,6 +25,8 @@ SYSTEMS = {
     "vlbc": "vloopback, in-process C RAM disk (examples/ramdisk)",
     "vlbpy": "vloopback, Python RAM disk (examples/python/ramdisk.py)",
     "vlbnull": "vloopback, in-process C device storing nothing (examples/ramdisk --null)",
+    "veth": "virtio-net ceiling: a veth pair between two network namespaces",
+    "vlbnet": "virtio-net: two vloopback ports forwarded by dpdk-testpmd (vhost-user, io mode)",
 }
 # The systems of the main boot, and of the ublk anchor's boot (guest.sh --kublk)
 MAIN_SYSTEMS = ["nullblk", "vduse", "nbd", "ublk", "vlbqsd", "vlbc", "vlbpy"]
@@ -42,6 +45,16 @@ JOBS = {
     "sw1m-qd4": ("1M sequential write, QD4", "MB/s", "mbps"),
 }
 SCALE_SYSTEMS = ["nullblk", "vduse", "vlbqsd", "vlbc"]
+# virtio-net: the ceiling first; figures: (key, title, unit)
+NETS = ["veth", "vlbnet"]
+NET_SHORT = {"veth": "veth pair", "vlbnet": "vloopback + testpmd"}
+NET_FIGS = [
+    ("tcp_gbps", "TCP, namespace 0 → 1", "Gbit/s"),
+    ("rev_gbps", "TCP, 1 → 0 (iperf3 -R)", "Gbit/s"),
+    ("rtt_p50_us", "ping rtt, median", "µs"),
+    ("rtt_p90_us", "ping rtt, p90", "µs"),
+    ("rtt_mean_us", "ping rtt, mean", "µs"),
+]
 # chart colours: the alternatives cool, vloopback warm
 COLOURS = {
     "nullblk": "#9e9e9e", "vduse": "#1f5fa8", "nbd": "#6fb3d9", "ublk": "#3a9e8f",
@@ -173,8 +186,66 @@ def paired_ratio(a, b, key):
         return None
     common = sorted(set(a["by_run"]) & set(b["by_run"]))
     vals = [a["by_run"][n][key] / b["by_run"][n][key] for n in common
-            if b["by_run"][n][key]]
+            if key in a["by_run"][n] and b["by_run"][n].get(key)]
     return statistics.median(vals) if vals else None
+
+
+def iperf_gbps(path):
+    """Gbit/s that the receiving end counted, from one iperf3 -J file, or None"""
+    try:
+        with open(path) as f:
+            bps = json.load(f)["end"]["sum_received"]["bits_per_second"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return bps / 1e9 if bps else None
+
+
+def ping_rtts(path):
+    """The rtt (µs) of every reply in one ping output, and the loss (%)"""
+    rtts, loss = [], None
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                m = re.search(r" time=([0-9.]+) ms", line)
+                if m:
+                    rtts.append(float(m.group(1)) * 1000)
+                m = re.search(r"([0-9.]+)% packet loss", line)
+                if m:
+                    loss = float(m.group(1))
+    return rtts, loss
+
+
+def net_collect(raw):
+    """{net: summary} for RAW/net/NET.{tcp,tcp-rev,ping}.RUN.*"""
+    d = os.path.join(raw, "net")
+    files = os.listdir(d) if os.path.isdir(d) else []
+    out = {}
+    for net in NETS:
+        runs = sorted({int(f.split(".")[2]) for f in files
+                       if f.startswith(net + ".") and f.split(".")[2].isdigit()})
+        by_run = {}
+        for n in runs:
+            r = {}
+            for key, name in (("tcp_gbps", "tcp"), ("rev_gbps", "tcp-rev")):
+                v = iperf_gbps(os.path.join(d, f"{net}.{name}.{n}.json"))
+                if v:
+                    r[key] = v
+            rtts, loss = ping_rtts(os.path.join(d, f"{net}.ping.{n}.txt"))
+            if rtts:
+                r["rtt_p50_us"] = statistics.median(rtts)
+                r["rtt_p90_us"] = statistics.quantiles(rtts, n=10)[-1] \
+                    if len(rtts) > 1 else rtts[0]
+                r["rtt_mean_us"] = statistics.fmean(rtts)
+                r["pings"] = len(rtts)
+            if loss is not None:
+                r["loss_pct"] = loss
+            if r:
+                by_run[n] = r
+        s = summarize(list(by_run.values()))
+        if s:
+            s["by_run"] = by_run
+            out[net] = s
+    return out
 
 
 def read_input(path):
@@ -277,6 +348,8 @@ class Report:
                              [f"{s}.q{n}" for s in SCALE_SYSTEMS for n in levels], self.cpu)
         self.input = read_input(os.path.join(raw, "input.txt"))
         self.input1 = read_input(os.path.join(raw, "input-1cpu.txt"))
+        self.net = net_collect(raw)
+        self.net_ran = os.path.isdir(os.path.join(raw, "net"))
         self.jobs = [j for j in JOBS if any(f"{s}.{j}" in self.block for s in systems)]
         self.measured = [s for s in systems if any(f"{s}.{j}" in self.block for j in JOBS)]
         path = os.path.join(raw, "anchor")
@@ -472,6 +545,68 @@ class Report:
                 "1 ms apart. On one vCPU the reader needs no cross-CPU wakeup, which under "
                 "TCG is a host thread wakeup and dominates.\n\n" +
                 table(["way", "events", "p50", "p90", "p99", "mean", "p50 vs uinput"], rows))
+
+    def net_ratio(self, key):
+        """vloopback's figure relative to veth's, run by run"""
+        return paired_ratio(self.net.get("vlbnet"), self.net.get("veth"), key)
+
+    def net_section(self):
+        title = "## virtio-net (dpdk-testpmd)\n\n"
+        if not self.net_ran:
+            return title + "Not measured: this guest ran no net part (guest.sh --parts)."
+        cols, notes = [], []
+        for net in NETS:
+            st = self.systems.get((net, "1"))
+            s = self.net.get(net)
+            if s:
+                cols.append(s)
+            else:
+                why = f"{st[0]}: {st[1]}" if st and st[0] != "ok" else "no result (see log.txt)"
+                cols.append(None)
+                notes.append(f"**{NET_SHORT[net]}**: {why}.")
+        rows = []
+        for key, name, unit in NET_FIGS:
+            # iperf3 -R is not in the quick pass
+            if not any(s and key in s for s in cols):
+                continue
+            row = [f"{name} ({unit})"]
+            for s in cols:
+                if s is None:
+                    row += ["unavailable", ""]
+                elif key in s:
+                    # TCG's Gbit/s are small: keep three digits
+                    v = f"{s[key]:.3g}" if unit == "Gbit/s" else fmt(s[key])
+                    row += [v, f"{100 * s[key + '_spread']:.0f}%"]
+                else:
+                    row += ["–", ""]
+            rows.append(row + [fmt_ratio(self.net_ratio(key))])
+        some = next((s for s in cols if s), {})
+        pings = some.get("pings")
+        loss = ", ".join(f"{NET_SHORT[n]} {fmt(self.net[n]['loss_pct'], '%')}"
+                         for n in NETS if "loss_pct" in self.net.get(n, {}))
+        text = (
+            "Two vloopback virtio-net ports (`vloopbackctl attach --type net`, MTU 1500) "
+            "on the two vhost-user ports of one dpdk-testpmd (`--no-huge --no-pci`, "
+            "io forwarding: each packet out of one port goes into the other), each port "
+            "in a network namespace of its own, so that the kernel's TCP/IP stack sends "
+            "through one virtio-net device and receives from the other. The ceiling is a "
+            "veth pair (MTU 1500) between two namespaces: the same stack, no device and "
+            "no user space between the ends. Measured from namespace 0: iperf3 TCP "
+            f"({self.host.get('runtime', '?')} s per run, the receiver's count), and ping "
+            f"every 10 ms ({int(pings) if pings else '?'} replies a run; the median, p90 "
+            "and mean of every reply's rtt). The runs of the two are interleaved and "
+            "*vloopback / veth* is the median of the run-by-run ratios: above 1 for rtts "
+            "means slower. testpmd polls its ports, which takes a vCPU whole, so it is "
+            "stopped (SIGSTOP) while veth is measured: the ceiling has both vCPUs.")
+        if loss:
+            text += f" Ping loss (median of runs): {loss}."
+        header = ["figure"]
+        for net in NETS:
+            header += [NET_SHORT[net], "spread"]
+        out = title + text + "\n\n" + table(header + ["vloopback / veth"], rows)
+        if notes:
+            out += "\n\nNot measured: " + " ".join(notes)
+        return out
 
     def memory(self):
         rows = []
@@ -681,6 +816,8 @@ class Report:
     def summary(self):
         return {"host": self.host, "env": self.env, "block": self.block,
                 "scale": self.scale, "input": self.input, "input_1cpu": self.input1,
+                "net": dict(self.net, ratios={k: self.net_ratio(k) for k, _, _ in NET_FIGS},
+                            status={n: self.systems.get((n, "1")) for n in NETS}),
                 "memory": {s: mem_delta(self.raw, s) for s in self.measured},
                 "anchor": {"env": self.anchor.env, "block": self.anchor.block}
                 if self.anchor else None}
@@ -692,7 +829,7 @@ class Report:
         parts = [self.header(), self.targets(),
                  "![IOPS and throughput per system](chart.png)",
                  self.systems_list(), self.block_tables(), self.scaling(),
-                 self.input_section(), self.memory(), self.counts(), self.anchor_section(),
+                 self.input_section(), self.net_section(), self.memory(), self.counts(), self.anchor_section(),
                  self.analysis(),
                  self.profiles(),
                  self.not_measured()]
