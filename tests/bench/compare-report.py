@@ -74,9 +74,8 @@ def main(raw, out):
            f"(ramp {host.get('ramp', '?')} s) per job, the builds in turn (order reversed every "
            "other run), VDUSE with the same qemu-storage-daemon once per run.  Figures are "
            "medians over runs; ratios are medians of the ratios within each run.", ""]
-    md += bench.table(["build", "commit", "what"],
-                      [[s[0], (s[2].split(" ", 1) + [""])[0], (s[2].split(" ", 1) + [""])[1]]
-                       for s in sides]).splitlines() + [""]
+    md += ["| build | commit |", "|---|---|"]
+    md += [f"| {s[0]} | {s[2] if len(s) > 2 else '?'} |" for s in sides] + [""]
     summary = {"host": host, "env": env, "sides": sides, "block": {}, "events": {}}
     base = labels[0]
     for sys, title in SYSTEMS.items():
