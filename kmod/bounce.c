@@ -9,11 +9,8 @@
  * of part of a mapping, a descriptor's address) resolves to one live mapping
  * or to nothing, and no copy ever crosses a mapping's end.
  *
- * What a device-writable buffer hands the driver is what the device wrote:
- * the bytes past the length it returns are zeroed before the driver sees
- * the completion (vlb_bounce_zero, from the shadow ring), so older bytes of
- * the area never pass for data.  Buffers are not zeroed when mapped: a
- * device that fills what it is given (a disk's read) costs no extra pass.
+ * Device-writable mappings start zeroed: a device that writes less than it
+ * was given hands the driver zeros, never older bytes of the area.
  *
  * Recovery gives the device process a fresh area (vlb_bounce_rehome): every
  * live mapping moves to the same IOVA in it, so the driver's addresses stay
@@ -128,6 +125,15 @@ static void bounce(struct vlb_bounce *b, unsigned long start, u64 iova,
 	read_unlock_irqrestore(&b->area_lock, flags);
 }
 
+static void zero_area(struct vlb_bounce *b, u64 iova, size_t len)
+{
+	unsigned long flags;
+
+	read_lock_irqsave(&b->area_lock, flags);
+	memset(area_va(b, iova), 0, len);
+	read_unlock_irqrestore(&b->area_lock, flags);
+}
+
 dma_addr_t vlb_bounce_map(struct vlb_bounce *b, phys_addr_t phys, size_t size,
 			  enum dma_data_direction dir, unsigned long attrs)
 {
@@ -152,7 +158,9 @@ dma_addr_t vlb_bounce_map(struct vlb_bounce *b, phys_addr_t phys, size_t size,
 	smp_mb__before_atomic();
 	set_bit(slot, b->live);
 
-	if (to_device(dir) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+	if (from_device(dir) && !to_device(dir))
+		zero_area(b, iova, alloc);
+	else if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 		bounce(b, slot, iova, size, false);
 	return iova;
 }
@@ -198,22 +206,6 @@ void vlb_bounce_sync(struct vlb_bounce *b, dma_addr_t iova, size_t size,
 		return;
 	}
 	bounce(b, start, iova, size, for_cpu);
-}
-
-/*
- * Zero [iova, iova + len) of the area, which must lie in one live mapping:
- * the part of a device-writable buffer the device did not say it wrote.
- */
-int vlb_bounce_zero(struct vlb_bounce *b, u64 iova, size_t len)
-{
-	unsigned long flags;
-
-	if (find_mapping(b, iova, len) < 0)
-		return -EFAULT;
-	read_lock_irqsave(&b->area_lock, flags);
-	memset(area_va(b, iova), 0, len);
-	read_unlock_irqrestore(&b->area_lock, flags);
-	return 0;
 }
 
 /*

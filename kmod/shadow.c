@@ -293,70 +293,6 @@ static bool driver_wants_irq(struct vlb_shadow *sh, u16 old)
 	return !(rd16(&pr->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
 }
 
-/*
- * Zero what the device did not say it wrote: the device-writable bytes of
- * the chain at @head past the first @len, in chain order.  The chain is the
- * driver's (private table, indirect tables read from the driver's memory);
- * bounded like walk_chain.
- */
-struct zero_tail {
-	struct vlb_bounce *b;
-	u32 skip;
-	int err;
-};
-
-static void zero_desc(struct zero_tail *z, u64 addr, u32 len)
-{
-	u32 n = min(z->skip, len);
-
-	z->skip -= n;
-	if (n < len && vlb_bounce_zero(z->b, addr + n, len - n))
-		z->err = -EFAULT;
-}
-
-static void zero_indirect(struct zero_tail *z, u64 iova, u32 len)
-{
-	unsigned int i, n = min_t(u32, len / sizeof(struct vring_desc),
-				  VLB_MAX_INDIRECT);
-	struct vring_desc d;
-
-	for (i = 0; i < n; i++) {
-		if (vlb_bounce_read_orig(z->b, iova + i * sizeof(d), &d,
-					 sizeof(d))) {
-			z->err = -EFAULT;
-			return;
-		}
-		if (le16_to_cpu((__force __le16)d.flags) & VRING_DESC_F_WRITE)
-			zero_desc(z, le64_to_cpu((__force __le64)d.addr),
-				  le32_to_cpu((__force __le32)d.len));
-	}
-}
-
-static void zero_unwritten(struct vlb_vq *lvq, u16 head, u32 len)
-{
-	struct vlb_shadow *sh = &lvq->shadow;
-	struct zero_tail z = { .b = &lvq->ldev->shm.bounce, .skip = len };
-	unsigned int i = head, steps = 0;
-
-	while (i < sh->num && steps++ < sh->num) {
-		const struct vring_desc *d = &sh->priv->desc[i];
-		u16 flags = rd16(&d->flags);
-		u64 addr = le64_to_cpu((__force __le64)READ_ONCE(d->addr));
-
-		if (flags & VRING_DESC_F_INDIRECT)
-			zero_indirect(&z, addr, rd32(&d->len));
-		else if (flags & VRING_DESC_F_WRITE)
-			zero_desc(&z, addr, rd32(&d->len));
-		if (!(flags & VRING_DESC_F_NEXT))
-			break;
-		i = rd16(&d->next);
-	}
-	if (z.err)
-		dev_warn_ratelimited(&lvq->ldev->dev,
-				     "queue %u: a buffer of id %u is not mapped\n",
-				     lvq->index, head);
-}
-
 /* Check one entry the device returned and pass it on. */
 static int take_used(struct vlb_vq *lvq, u16 slot)
 {
@@ -376,8 +312,6 @@ static int take_used(struct vlb_vq *lvq, u16 slot)
 				     lvq->index, len, id, sh->wlen[id]);
 		return -EPROTO;
 	}
-	if (len < sh->wlen[id])
-		zero_unwritten(lvq, id, len);
 	push_used(sh, id, len);
 	return 0;
 }

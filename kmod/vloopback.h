@@ -232,7 +232,6 @@ void vlb_bounce_unmap(struct vlb_bounce *b, dma_addr_t iova, size_t size,
 		      enum dma_data_direction dir, unsigned long attrs);
 void vlb_bounce_sync(struct vlb_bounce *b, dma_addr_t iova, size_t size,
 		     enum dma_data_direction dir, bool for_cpu);
-int vlb_bounce_zero(struct vlb_bounce *b, u64 iova, size_t len);
 int vlb_bounce_read_orig(const struct vlb_bounce *b, u64 iova, void *buf,
 			 size_t len);
 void vlb_bounce_kill(struct vlb_bounce *b);

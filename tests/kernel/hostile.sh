@@ -46,7 +46,6 @@ check "longlen: the log says why" logged 'exceeds its .* writable bytes'
 check "nextloop: a looped descriptor table cannot reach the driver" hostile nextloop
 check "rewrite: owed requests rewritten, then death: errors, removal" hostile rewrite
 check "pin: pinned pages written after death never reach the driver" hostile pin
-check "short: past what a device wrote, the driver reads zeros" hostile short
 check "grow: the area cannot be resized" hostile grow
 check "bigseg: the largest request fits a small area" hostile bigseg
 check "holder: a user's device holding a request is failed" hostile holder

@@ -15,8 +15,6 @@
  *   pin        a disk: registers the area as io_uring fixed buffers and
  *              vmsplices it before dying; a survivor keeps writing the
  *              pinned pages
- *   short      a disk that returns every request saying it wrote nothing,
- *              over an area full of a pattern: the reader gets zeros
  *   grow       tries to grow and shrink the area's fd
  *   bigseg     a disk with a small area that offers 254 segments: the
  *              driver's largest request must fit the area
@@ -391,14 +389,13 @@ static pid_t start_reader(const char *path, size_t len)
 	_exit(1);
 }
 
-/* The reader exits with @want (see start_reader) within @timeout_s. */
-static int reap(pid_t pid, int timeout_s, int want, const char *what)
+static int reap(pid_t pid, int timeout_s, const char *what)
 {
 	int status, i;
 
 	for (i = 0; i < timeout_s * 10; i++) {
 		if (waitpid(pid, &status, WNOHANG) == pid) {
-			if (WIFEXITED(status) && WEXITSTATUS(status) == want)
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 				return 0;
 			fprintf(stderr, "test_hostile: %s: status %#x\n", what,
 				status);
@@ -555,75 +552,14 @@ static int disk_death(const char *name, bool pin)
 		return fail("wait for the device process");
 	if (pin && write(survivor_go[1], &c, 1) != 1)
 		return fail("survivor go");
-	if (reap(reader, 20, 0, "reader after the device died"))
+	if (reap(reader, 20, "reader after the device died"))
 		return 1;
 	/* a second reader after the death: an error, at once */
-	if (reap(start_reader(path, 4 << 20), 20, 0, "reader of the dead disk"))
+	if (reap(start_reader(path, 4 << 20), 20, "reader of the dead disk"))
 		return 1;
 	if (virtio_gone(index, 20))
 		return 1;
 	printf("%s: the driver saw errors only, the disk was removed\n", name);
-	return 0;
-}
-
-/*
- * The device half of "short": fill the bounce region (everything after the
- * shadow ring) with PATTERN, return each request saying it wrote nothing.
- */
-static void serve_short(struct dev *d)
-{
-	uint8_t *end = (uint8_t *)&d->ring.used->ring[d->ring.num] + 2;
-	size_t off = ((end - d->area) + 4095) & ~(size_t)4095;
-	uint16_t seen = 0, idx;
-	struct pollfd p = { .fd = d->kick, .events = POLLIN };
-	uint64_t n;
-
-	do {
-		if (read(d->kick, &n, sizeof(n)) < 0 && errno != EAGAIN)
-			_exit(1);
-		memset(d->area + off, PATTERN, d->info.shm_size - off);
-		idx = __atomic_load_n(&d->ring.avail->idx, __ATOMIC_ACQUIRE);
-		for (; seen != idx; seen++)
-			if (put_used(d, d->ring.avail->ring[seen % d->ring.num], 0))
-				_exit(1);
-	} while (poll(&p, 1, 10000) > 0);
-	_exit(0);
-}
-
-/*
- * A device that writes less than it was given (here nothing, over an area
- * full of older bytes): the driver sees zeros past what the device said it
- * wrote, never the area's older bytes.
- */
-static int short_writes(void)
-{
-	pid_t dev_pid, reader;
-	char path[64];
-	struct dev d;
-	int index;
-
-	if (create_disk(&d, 0, 0) || ioctl(d.fd, VLB_IOC_GET_INFO, &d.info))
-		return fail("create disk");
-	dev_pid = fork();
-	if (!dev_pid) {
-		if (until_kick(&d))
-			_exit(1);
-		serve_short(&d);
-	}
-	close(d.fd);	/* the child is the device process now */
-	index = virtio_of(d.info.index);
-	if (index < 0 || disk_path(index, path, sizeof(path))) {
-		kill(dev_pid, SIGKILL);
-		return failx("the disk did not appear");
-	}
-	reader = start_reader(path, 1 << 20);
-	if (reap(reader, 20, 1, "reader of a device that writes nothing"))
-		return 1;
-	kill(dev_pid, SIGKILL);
-	waitpid(dev_pid, NULL, 0);
-	if (virtio_gone(index, 20))
-		return 1;
-	printf("short: the driver read zeros, never the area's older bytes\n");
 	return 0;
 }
 
@@ -759,8 +695,6 @@ int main(int argc, char **argv)
 		return disk_death("rewrite", false);
 	if (!strcmp(argv[1], "pin"))
 		return disk_death("pin", true);
-	if (!strcmp(argv[1], "short"))
-		return short_writes();
 	if (!strcmp(argv[1], "grow"))
 		return grow();
 	if (!strcmp(argv[1], "bigseg"))
@@ -770,6 +704,6 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "ctrlvq"))
 		return ctrlvq();
 usage:
-	fprintf(stderr, "usage: test_hostile silent|garbage|twice|longlen|nextloop|rewrite|pin|short|grow|bigseg|holder|ctrlvq\n");
+	fprintf(stderr, "usage: test_hostile silent|garbage|twice|longlen|nextloop|rewrite|pin|grow|bigseg|holder|ctrlvq\n");
 	return 2;
 }
