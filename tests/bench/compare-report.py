@@ -36,24 +36,10 @@ def read_sides(raw):
 def counts(raw, name):
     """{event: per-I/O median over runs} of counts/NAME.RUN.csv"""
     d = os.path.join(raw, "counts")
-    per_run = []
-    for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-        if not (f.startswith(name + ".") and f.endswith(".csv")):
-            continue
-        vals = {}
-        with open(os.path.join(d, f)) as fh:
-            for line in fh:
-                p = line.strip().split(",")
-                if len(p) > 2 and p[0].replace(".", "").isdigit():
-                    vals[p[2].split(":")[-1]] = float(p[0])
-        try:
-            with open(os.path.join(d, f[:-4] + ".json")) as fh:
-                text = fh.read()
-            ios = json.loads(text[text.index("{"):])["jobs"][0]["read"]["total_ios"]
-        except (OSError, ValueError, KeyError, IndexError):
-            continue
-        if ios:
-            per_run.append({k: v / ios for k, v in vals.items()})
+    files = sorted(os.listdir(d)) if os.path.isdir(d) else []
+    per_run = [bench.counts_per_io(os.path.join(d, f[:-4])) for f in files
+               if f.startswith(name + ".") and f.endswith(".csv")]
+    per_run = [r for r in per_run if r]
     return {k: statistics.median(r[k] for r in per_run if k in r)
             for k in per_run[0]} if per_run else {}
 

@@ -100,15 +100,8 @@ part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 log() { echo "bench: [${SECONDS}s] $*" | tee -a "$RAW/log.txt"; }
 
-# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds
-wait_for() {
-	local deadline=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
+# wait_for, start_bg, VDUSE, vloopback + qsd and the C RAM disk, fio, counts
+. "$VLB_SRC/tests/bench/lib.sh"
 
 # ---- what the machine is ----
 
@@ -163,20 +156,6 @@ rss() {
 }
 
 # ---- the block systems: setup_SYS QUEUES sets dev and pids; teardown_SYS ----
-declare -A DEV PIDS
-
-# start_bg OUT CMD...: CMD in the background; its first output line in bg_line
-start_bg() {
-	local out=$1
-	shift
-	"$@" >"$out" 2>"$out.err" &
-	bg_pid=$!
-	# until it prints, or gives up (then say why at once)
-	wait_for 60 sh -c "test -s '$out' || ! kill -0 $bg_pid 2>/dev/null" &&
-		test -s "$out" || { cat "$out.err" >&2; return 1; }
-	bg_line=$(head -n 1 "$out")
-}
-
 setup_nullblk() {
 	modprobe null_blk nr_devices=1 queue_mode=2 irqmode=0 memory_backed=0 \
 		gb=1 bs=512 submit_queues="$1" hw_queue_depth=256 || return 1
@@ -185,24 +164,6 @@ setup_nullblk() {
 	PIDS[nullblk]=
 }
 teardown_nullblk() { rmmod null_blk; }
-
-setup_vduse() {
-	qemu-storage-daemon \
-		--blockdev driver=null-co,node-name=n,size="$DISK_BYTES",read-zeroes=on \
-		--export type=vduse-blk,id=v0,node-name=n,name=vduse0,writable=on,num-queues="$1",queue-size=256 \
-		>vduse.log 2>&1 &
-	PIDS[vduse]=$!
-	wait_for 30 test -e /dev/vduse/vduse0 || { cat vduse.log >&2; return 1; }
-	vdpa dev add name vduse0 mgmtdev vduse || return 1
-	wait_for 30 sh -c 'ls -d /sys/bus/vdpa/devices/vduse0/virtio*/block/vd* >/dev/null 2>&1' ||
-		return 1
-	DEV[vduse]=/dev/$(basename /sys/bus/vdpa/devices/vduse0/virtio*/block/vd*)
-}
-teardown_vduse() {
-	vdpa dev del vduse0
-	kill "${PIDS[vduse]}"
-	wait "${PIDS[vduse]}"
-}
 
 # One connection: qemu-nbd --connect has no multi-connection mode
 setup_nbd() {
@@ -218,44 +179,6 @@ teardown_nbd() {
 	wait_for 10 sh -c "! kill -0 ${PIDS[nbd]} 2>/dev/null"
 	rmmod nbd
 }
-
-setup_vlbqsd() {
-	[ -x "$CTL" ] || { SKIP_NOTE="adapter not available (no $CTL)"; return 2; }
-	qemu-storage-daemon \
-		--blockdev driver=null-co,node-name=n,size="$DISK_BYTES",read-zeroes=on \
-		--export type=vhost-user-blk,id=e,node-name=n,writable=on,num-queues="$1",addr.type=unix,addr.path=/tmp/vub.sock \
-		>vub.log 2>&1 &
-	local qsd=$!
-	wait_for 30 test -S /tmp/vub.sock || { cat vub.log >&2; return 1; }
-	start_bg /tmp/ctl.out "$CTL" attach --foreground --type blk --socket /tmp/vub.sock \
-		--num-queues "$1" --queue-size 256 || return 1
-	DEV[vlbqsd]=$bg_line
-	PIDS[vlbqsd]="$qsd $bg_pid"
-}
-teardown_vlbqsd() {
-	local qsd=${PIDS[vlbqsd]% *} ctl=${PIDS[vlbqsd]#* }
-	kill "$ctl"
-	wait "$ctl"
-	kill "$qsd"
-	wait "$qsd"
-	rm -f /tmp/vub.sock
-}
-
-# start_dev SYS OUT CMD...: a device process that prints its disk's path
-start_dev() {
-	local sys=$1 out=$2
-	shift 2
-	start_bg "$out" "$@" || return 1
-	DEV[$sys]=$bg_line
-	PIDS[$sys]=$bg_pid
-}
-stop_dev() {
-	kill "${PIDS[$1]}"
-	wait "${PIDS[$1]}"
-}
-
-setup_vlbc() { start_dev vlbc /tmp/rd.out "$EX/ramdisk" --size "$DISK_BYTES" --queues "$1"; }
-teardown_vlbc() { stop_dev vlbc; }
 
 # The same program, storing nothing: what the transport costs, as the
 # null targets of null_blk and ublk measure it
@@ -282,17 +205,6 @@ setup_vlbpy() {
 }
 teardown_vlbpy() { stop_dev vlbpy; }
 
-# RAM disks are written once before they are measured: the first write of
-# a page costs a page fault, which is not what the transport costs
-prefill() {
-	case $1 in
-	vlbc|vlbpy)
-		fio --name=prefill --filename="${DEV[$1]}" --ioengine=io_uring --direct=1 \
-			--rw=write --bs=1M --iodepth=4 --size=$FIO_SPAN --eta=never \
-			--output=/dev/null ;;
-	esac
-}
-
 # up SYS QUEUES: bring SYS up (memory noted around it, in mem/SYS.PHASE.qN.*);
 # systems.tsv says how it went
 PHASE=block
@@ -304,8 +216,7 @@ up() {
 	rc=$?
 	meminfo "$sys.$PHASE.q$2.after"
 	if [ "$rc" -eq 0 ] && [ -b "${DEV[$sys]}" ]; then
-		# the same (no) I/O scheduler everywhere: only the transport differs
-		echo none >"/sys/block/$(basename "${DEV[$sys]}")/queue/scheduler"
+		no_scheduler "${DEV[$sys]}"
 		log "$sys ($2 queue(s)) is ${DEV[$sys]}"
 		printf '%s\tok\t%s\t%s\n' "$sys" "$2" "${DEV[$sys]}" >>"$RAW/systems.tsv"
 		# shellcheck disable=SC2086 # a list of pids
@@ -332,29 +243,6 @@ down() {
 }
 
 # ---- fio ----
-
-# job_args JOB: fio options of a job name
-job_args() {
-	case $1 in
-	rr4k-qd1) echo "--rw=randread --bs=4k --iodepth=1" ;;
-	rr4k-qd32) echo "--rw=randread --bs=4k --iodepth=32" ;;
-	rw4k-qd32) echo "--rw=randwrite --bs=4k --iodepth=32" ;;
-	sr1m-qd4) echo "--rw=read --bs=1M --iodepth=4" ;;
-	sw1m-qd4) echo "--rw=write --bs=1M --iodepth=4" ;;
-	*) echo "guest.sh: unknown job $1" >&2; return 1 ;;
-	esac
-}
-
-# fio_run OUT DEV ARGS...: one time-based fio run, JSON in OUT
-fio_run() {
-	local out=$1 dev=$2
-	shift 2
-	fio --name=bench --filename="$dev" --ioengine=io_uring --direct=1 \
-		--time_based --runtime="$RUNTIME" --ramp_time="$RAMP" \
-		--size=$FIO_SPAN --norandommap --randrepeat=0 --thread \
-		--eta=never --output-format=json --output="$out" "$@" ||
-		{ log "fio failed: $out"; broken=1; }
-}
 
 block_matrix() {
 	local r job sys
@@ -391,26 +279,11 @@ profile() {
 # system-wide over a fixed 10000 4k random reads at QD32.
 COUNT_PROBES="vring_interrupt vduse_domain_map_page vduse_vq_irq_inject
 virtio_loopback:vlb_map_page virtio_loopback:vlb_call_wakeup"
-COUNT_EVENTS="sched:sched_switch,sched:sched_wakeup,irq_vectors:call_function_single_entry,irq_vectors:irq_work_entry,workqueue:workqueue_execute_start,raw_syscalls:sys_enter"
-
-count_setup() {
-	local k=/sys/kernel/tracing/kprobe_events p name
-	mountpoint -q /sys/kernel/tracing || mount -t tracefs none /sys/kernel/tracing
-	for p in $COUNT_PROBES; do
-		name=${p#*:}
-		echo "p:$name $p" >>$k 2>/dev/null && COUNT_EVENTS="$COUNT_EVENTS,kprobes:$name"
-	done
-}
 
 count_events() {
 	local sys=$1
 	[ -n "${DEV[$sys]:-}" ] || return 0
-	perf stat -a -x, -e "$COUNT_EVENTS" -o "$RAW/counts/$sys.csv" -- \
-		fio --name=bench --filename="${DEV[$sys]}" --ioengine=io_uring --direct=1 \
-		--rw=randread --bs=4k --iodepth=32 --number_ios=10000 --io_size=40M \
-		--size=$FIO_SPAN \
-		--norandommap --randrepeat=0 --thread --eta=never \
-		--output-format=json --output="$RAW/counts/$sys.json" ||
+	count_ios "$RAW/counts/$sys" "${DEV[$sys]}" 10000 ||
 		log "counting events on $sys failed (not fatal)"
 }
 
@@ -686,7 +559,8 @@ block_part() {
 		for sys in vduse vlbqsd vlbc; do
 			profile "$sys"	# of those in this boot
 		done
-		count_setup
+		# shellcheck disable=SC2086 # a list of probes
+		count_setup $COUNT_PROBES
 		for sys in $SYSTEMS; do
 			count_events "$sys"
 		done

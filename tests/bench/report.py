@@ -300,6 +300,24 @@ def rss(raw, name):
 
 # ---- formatting ----
 
+def counts_per_io(base):
+    """{event: count per I/O} of BASE.csv (perf stat -x,) over the reads
+    fio made in BASE.json, or None when either is missing"""
+    vals = {}
+    try:
+        with open(base + ".csv") as f:
+            for line in f:
+                p = line.strip().split(",")
+                if len(p) > 2 and p[0].replace(".", "").isdigit():
+                    vals[p[2].split(":")[-1]] = float(p[0])
+        with open(base + ".json") as f:
+            text = f.read()
+        ios = json.loads(text[text.index("{"):])["jobs"][0]["read"]["total_ios"]
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+    return {k: v / ios for k, v in vals.items()} if ios else None
+
+
 def fmt(v, unit=""):
     if v is None:
         return "–"
@@ -645,24 +663,9 @@ class Report:
         """counts/SYS.csv (perf stat -x,) per I/O, by system and event"""
         data = {}
         for sys in self.measured:
-            path = os.path.join(self.raw, "counts", sys + ".csv")
-            if not os.path.exists(path):
-                continue
-            vals = {}
-            with open(path) as f:
-                for line in f:
-                    p = line.strip().split(",")
-                    if len(p) > 2 and p[0].replace(".", "").isdigit():
-                        vals[p[2].split(":")[-1]] = float(p[0])
-            ios = 0
-            try:
-                with open(os.path.join(self.raw, "counts", sys + ".json")) as f:
-                    text = f.read()
-                ios = json.loads(text[text.index("{"):])["jobs"][0]["read"]["total_ios"]
-            except (OSError, ValueError, KeyError, IndexError):
-                pass
-            if ios:
-                data[sys] = {k: v / ios for k, v in vals.items()}
+            per_io = counts_per_io(os.path.join(self.raw, "counts", sys))
+            if per_io:
+                data[sys] = per_io
         return data
 
     def count_table(self):

@@ -1,0 +1,158 @@
+#!/bin/bash
+# What the benchmark's two guest halves share, sourced in the guest by
+# tests/bench/guest.sh and tests/bench/compare-guest.sh: waiting, the block
+# systems both measure (VDUSE, vloopback with qemu-storage-daemon, the C
+# RAM disk: setup_SYS QUEUES sets DEV[SYS] and PIDS[SYS], teardown_SYS), the
+# fio jobs, and the events behind each I/O.
+# The sourcing script sets RAW, RUNTIME, RAMP, FIO_SPAN, DISK_BYTES, EX
+# (examples dir) and CTL (vloopbackctl), and defines log; fio_run sets
+# broken=1 when fio fails.
+# setup_SYS and teardown_SYS are called by name, and SKIP_NOTE and broken
+# are the sourcing script's:
+# shellcheck disable=SC2317,SC2034
+
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds
+wait_for() {
+	local deadline=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
+
+# ---- the block systems ----
+declare -A DEV PIDS
+
+# start_bg OUT CMD...: CMD in the background; its first output line in bg_line
+start_bg() {
+	local out=$1
+	shift
+	"$@" >"$out" 2>"$out.err" &
+	bg_pid=$!
+	# until it prints, or gives up (then say why at once)
+	wait_for 60 sh -c "test -s '$out' || ! kill -0 $bg_pid 2>/dev/null" &&
+		test -s "$out" || { cat "$out.err" >&2; return 1; }
+	bg_line=$(head -n 1 "$out")
+}
+
+setup_vduse() {
+	qemu-storage-daemon \
+		--blockdev driver=null-co,node-name=n,size="$DISK_BYTES",read-zeroes=on \
+		--export type=vduse-blk,id=v0,node-name=n,name=vduse0,writable=on,num-queues="$1",queue-size=256 \
+		>vduse.log 2>&1 &
+	PIDS[vduse]=$!
+	wait_for 30 test -e /dev/vduse/vduse0 || { cat vduse.log >&2; return 1; }
+	vdpa dev add name vduse0 mgmtdev vduse || return 1
+	wait_for 30 sh -c 'ls -d /sys/bus/vdpa/devices/vduse0/virtio*/block/vd* >/dev/null 2>&1' ||
+		return 1
+	DEV[vduse]=/dev/$(basename /sys/bus/vdpa/devices/vduse0/virtio*/block/vd*)
+}
+teardown_vduse() {
+	vdpa dev del vduse0
+	kill "${PIDS[vduse]}"
+	wait "${PIDS[vduse]}"
+}
+
+setup_vlbqsd() {
+	[ -x "$CTL" ] || { SKIP_NOTE="adapter not available (no $CTL)"; return 2; }
+	qemu-storage-daemon \
+		--blockdev driver=null-co,node-name=n,size="$DISK_BYTES",read-zeroes=on \
+		--export type=vhost-user-blk,id=e,node-name=n,writable=on,num-queues="$1",addr.type=unix,addr.path=/tmp/vub.sock \
+		>vub.log 2>&1 &
+	local qsd=$!
+	wait_for 30 test -S /tmp/vub.sock || { cat vub.log >&2; return 1; }
+	start_bg /tmp/ctl.out "$CTL" attach --foreground --type blk --socket /tmp/vub.sock \
+		--num-queues "$1" --queue-size 256 || return 1
+	DEV[vlbqsd]=$bg_line
+	PIDS[vlbqsd]="$qsd $bg_pid"
+}
+teardown_vlbqsd() {
+	local qsd=${PIDS[vlbqsd]% *} ctl=${PIDS[vlbqsd]#* }
+	kill "$ctl"
+	wait "$ctl"
+	kill "$qsd"
+	wait "$qsd"
+	rm -f /tmp/vub.sock
+}
+
+# start_dev SYS OUT CMD...: a device process that prints its disk's path
+start_dev() {
+	local sys=$1 out=$2
+	shift 2
+	start_bg "$out" "$@" || return 1
+	DEV[$sys]=$bg_line
+	PIDS[$sys]=$bg_pid
+}
+stop_dev() {
+	kill "${PIDS[$1]}"
+	wait "${PIDS[$1]}"
+}
+
+setup_vlbc() { start_dev vlbc /tmp/rd.out "$EX/ramdisk" --size "$DISK_BYTES" --queues "$1"; }
+teardown_vlbc() { stop_dev vlbc; }
+
+# RAM disks are written once before they are measured: the first write of
+# a page costs a page fault, which is not what the transport costs
+prefill() {
+	case $1 in
+	vlbc|vlbpy)
+		fio --name=prefill --filename="${DEV[$1]}" --ioengine=io_uring --direct=1 \
+			--rw=write --bs=1M --iodepth=4 --size=$FIO_SPAN --eta=never \
+			--output=/dev/null ;;
+	esac
+}
+
+# no_scheduler DEV: the same (no) I/O scheduler everywhere: only the
+# transport differs
+no_scheduler() { echo none >"/sys/block/$(basename "$1")/queue/scheduler"; }
+
+# ---- fio ----
+
+# job_args JOB: fio options of a job name
+job_args() {
+	case $1 in
+	rr4k-qd1) echo "--rw=randread --bs=4k --iodepth=1" ;;
+	rr4k-qd32) echo "--rw=randread --bs=4k --iodepth=32" ;;
+	rw4k-qd32) echo "--rw=randwrite --bs=4k --iodepth=32" ;;
+	sr1m-qd4) echo "--rw=read --bs=1M --iodepth=4" ;;
+	sw1m-qd4) echo "--rw=write --bs=1M --iodepth=4" ;;
+	*) echo "bench: unknown job $1" >&2; return 1 ;;
+	esac
+}
+
+# fio_run OUT DEV ARGS...: one time-based fio run, JSON in OUT
+fio_run() {
+	local out=$1 dev=$2
+	shift 2
+	fio --name=bench --filename="$dev" --ioengine=io_uring --direct=1 \
+		--time_based --runtime="$RUNTIME" --ramp_time="$RAMP" \
+		--size=$FIO_SPAN --norandommap --randrepeat=0 --thread \
+		--eta=never --output-format=json --output="$out" "$@" ||
+		{ log "fio failed: $out"; broken=1; }
+}
+
+# The events behind each I/O: tracepoints, and kprobes on the functions
+# count_setup is given (those it cannot probe are left out)
+COUNT_EVENTS="sched:sched_switch,sched:sched_wakeup,irq_vectors:call_function_single_entry,irq_vectors:irq_work_entry,workqueue:workqueue_execute_start,raw_syscalls:sys_enter"
+
+# count_setup [MODULE:]FUNCTION...
+count_setup() {
+	local k=/sys/kernel/tracing/kprobe_events p name
+	mountpoint -q /sys/kernel/tracing || mount -t tracefs none /sys/kernel/tracing
+	for p in "$@"; do
+		name=${p#*:}
+		echo "p:$name $p" >>$k 2>/dev/null && COUNT_EVENTS="$COUNT_EVENTS,kprobes:$name"
+	done
+}
+
+# count_ios OUT DEV N: the events (perf stat, system-wide) during N 4k
+# random reads at QD32 on DEV, in OUT.csv; fio's view of them in OUT.json
+count_ios() {
+	perf stat -a -x, -e "$COUNT_EVENTS" -o "$1.csv" -- \
+		fio --name=bench --filename="$2" --ioengine=io_uring --direct=1 \
+		--rw=randread --bs=4k --iodepth=32 --number_ios="$3" --io_size=$(($3 * 4))k \
+		--size=$FIO_SPAN \
+		--norandommap --randrepeat=0 --thread --eta=never \
+		--output-format=json --output="$1.json"
+}
