@@ -53,8 +53,16 @@
 #define PROG		"ramdisk"
 #define SECTOR		512ULL
 #define QUEUE_SIZE	256
-/* A request's header and status byte each take a descriptor */
-#define SEG_MAX		(QUEUE_SIZE - 2)
+/*
+ * The module makes a segment small enough that seg_max of them fit in the
+ * shared area, and every segment is one bounce mapping (a slot search, a
+ * descriptor, a copy).  64 MiB and 62 segments give 1 MiB segments, the
+ * module's largest: a 1 MiB read in physically contiguous memory is one
+ * mapping instead of sixteen with 16 MiB and 254, and 62 scattered pages
+ * still make a 248 KiB request.
+ */
+#define AREA_SIZE	(64ULL << 20)
+#define SEG_MAX		62
 /* One discard / write-zeroes range may cover up to 2 GiB */
 #define MAX_RANGE_SECTORS	(1U << 22)
 #define SERIAL		"vloopback-ramdisk"
@@ -471,6 +479,7 @@ int main(int argc, char **argv)
 		.opaque = &rd,
 		.flags = a.recoverable ? VLB_DEV_F_RECOVERABLE : 0,
 		.recovery_timeout_ms = a.recovery_ms,
+		.shm_size = AREA_SIZE,
 	};
 	/*
 	 * A recovered device keeps what the kernel has (features, config);

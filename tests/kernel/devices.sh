@@ -39,10 +39,12 @@ test_ramdisk() {
 	check "ramdisk: $dev is a 256 MiB disk" \
 		test "$(blockdev --getsize64 "$dev")" -eq 268435456
 	# The module's DMA mapping limit is what virtio_blk makes its segment
-	# size: seg_max (254) of them fit in the 16 MiB area, less the ring
-	# and 64 KiB for a request's header, status and indirect table.
-	check "ramdisk: segments of 64 KiB, seg_max of them fit the area" \
-		test "$(cat "/sys/block/${dev#/dev/}/queue/max_segment_size")" -eq 65536
+	# size: at most 1 MiB, and seg_max (62) of them fit in the ramdisk's
+	# 64 MiB area, less the ring and 64 KiB for a request's header, status
+	# and indirect table.
+	check "ramdisk: segments of 1 MiB, seg_max (62) of them fit the area" \
+		test "$(cat "/sys/block/${dev#/dev/}/queue/max_segment_size")" -eq 1048576 \
+		-a "$(cat "/sys/block/${dev#/dev/}/queue/max_segments")" -eq 62
 	check "ramdisk: fio 4k randwrite QD16 verified" fio_verify r4k "$dev" \
 		--rw=randwrite --bs=4k --iodepth=16 --size=64M
 	check "ramdisk: fio 1M writes verified" fio_verify w1m "$dev" \
