@@ -26,9 +26,23 @@ static void put_le32(uint8_t *p, uint32_t v)
 	put_le16(p + 2, v >> 16);
 }
 
-/* virtio-blk: num_queues (le16 at 34) counts only with VIRTIO_BLK_F_MQ (12) */
+static uint32_t get_le32(const uint8_t *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * virtio-blk: size_max (le32 at 8) counts only with VIRTIO_BLK_F_SIZE_MAX
+ * (1), num_queues (le16 at 34) only with VIRTIO_BLK_F_MQ (12).  A size_max
+ * of 0 (qemu-storage-daemon offers the feature with it) limits nothing the
+ * back-end needs, but the driver takes it as the smallest segment its kernel
+ * allows: 4 KiB on 6.1, 64 KiB on 6.12.  The feature goes, and the module's
+ * own mapping limit sizes the segments.
+ */
 static int blk_finish(struct vlb_type_setup *s)
 {
+	if ((s->features & VLB_BIT(1)) && get_le32(s->config + 8) == 0)
+		s->features &= ~VLB_BIT(1);
 	if (!(s->features & VLB_BIT(12)))
 		s->num_queues = 1;
 	else

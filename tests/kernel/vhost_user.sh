@@ -91,6 +91,11 @@ test_blk() {
 		test "$(blockdev --getsize64 "$dev")" -eq 268435456
 	check "blk: num-queues=2 gives two hardware queues" \
 		test "$(ls "/sys/block/${dev#/dev/}/mq" | wc -l)" -eq 2
+	# qemu-storage-daemon offers size_max 0, which the driver would take as
+	# 4 KiB (6.1) or 64 KiB (6.12) segments: the adapter drops it, and the
+	# module's limit (126 segments in the 16 MiB area) is the size
+	check "blk: segments of 128 KiB, not size_max 0's minimum" \
+		test "$(cat "/sys/block/${dev#/dev/}/queue/max_segment_size")" -ge 131072
 	check "blk: list --json shows blk0 on $dev" \
 		test "$(json_field blk0 node)" = "$dev"
 	check "blk: status blk0 says running" sh -c "'$CTL' status blk0 | grep -q 'state:   running'"

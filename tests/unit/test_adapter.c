@@ -34,6 +34,7 @@
 #include <vloopback/adapter.h>
 
 #include "adapter_priv.h"
+#include "adapter_types.h"
 #include "log_capture.h"
 #include "transport.h"
 #include "vhost_user.h"
@@ -238,6 +239,23 @@ static void test_type_names_and_numbers(void **state)
 	assert_int_equal(vlb_adapter_type_id("disk"), -EINVAL);
 	assert_string_equal(vlb_adapter_type_name(26), "fs");
 	assert_null(vlb_adapter_type_name(42));
+}
+
+/* qemu-storage-daemon's size_max of 0 would make the driver's segments 4 KiB */
+static void test_blk_size_max_of_zero_is_not_offered(void **state)
+{
+	const struct vlb_type *blk = vlb_type_get(2);
+	struct vlb_type_setup s = { .features = VERSION_1 | (1ULL << 1),
+				    .num_queues = 1, .config_size = 60,
+				    .config_from_backend = true };
+
+	(void)state;
+	assert_int_equal(blk->finish(&s), 0);
+	assert_int_equal(s.features, VERSION_1);
+	s.features = VERSION_1 | (1ULL << 1);
+	s.config[9] = 0x10;	/* 4 KiB: the back-end's limit stands */
+	assert_int_equal(blk->finish(&s), 0);
+	assert_int_equal(s.features, VERSION_1 | (1ULL << 1));
 }
 
 static void test_missing_socket_says_start_the_backend(void **state)
@@ -962,6 +980,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_type_names_and_numbers),
+		T(test_blk_size_max_of_zero_is_not_offered),
 		T(test_missing_socket_says_start_the_backend),
 		T(test_legacy_backend_is_refused),
 		T(test_blk_needs_the_backends_config),
