@@ -13,7 +13,8 @@ cd "$VLB_WORK" || exit 1
 
 T=$VLB_BIN/tests/kernel/test_recover
 R=$VLB_BIN/examples/ramdisk
-PY="/usr/bin/python3 $VLB_SRC/examples/python/ramdisk.py"
+# -X faulthandler: a stuck one prints where it is on SIGABRT (take_over)
+PY="/usr/bin/python3 -X faulthandler $VLB_SRC/examples/python/ramdisk.py"
 export PYTHONPATH=$VLB_BUILD/bindings/python PYTHONDONTWRITEBYTECODE=1
 load_module reply_timeout_ms=2000
 modprobe virtio_blk
@@ -62,7 +63,11 @@ kill9() {
 # take_over: start a recovering device process, on the same disk
 take_over() {
 	was=$dev
-	start_bg recover.out "$recover_as" "$idx" || return 1
+	if ! start_bg recover.out "$recover_as" "$idx"; then
+		# still running without saying anything: show where it is
+		kill -ABRT "$bg_pid" 2>/dev/null && sleep 2 && cat recover.out.err
+		return 1
+	fi
 	srv=$bg_pid
 	take_line
 	[ "$dev" = "$was" ] || { echo "recovered as $bg_line"; return 1; }
