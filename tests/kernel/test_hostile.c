@@ -35,6 +35,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,10 +179,15 @@ static int answer(struct dev *d, struct vlb_msg *m)
 	return 0;
 }
 
-/* Serve control messages until the driver kicks the queue. */
+/*
+ * Serve control messages until the rings are mapped and the driver has
+ * kicked.  DRIVER_OK is posted without waiting for an answer, so the kick
+ * that follows it can be read first: it is remembered, not dropped.
+ */
 static int until_kick(struct dev *d)
 {
 	struct pollfd p[2] = { { d->fd, POLLIN, 0 }, { d->kick, POLLIN, 0 } };
+	bool kicked = false;
 	struct vlb_msg m;
 	uint64_t n;
 
@@ -191,7 +197,9 @@ static int until_kick(struct dev *d)
 		while (read(d->fd, &m, sizeof(m)) == sizeof(m))
 			if (answer(d, &m))
 				return 1;
-		if (read(d->kick, &n, sizeof(n)) == sizeof(n) && d->area)
+		if (read(d->kick, &n, sizeof(n)) == sizeof(n))
+			kicked = true;
+		if (kicked && d->area)
 			return 0;
 	}
 }

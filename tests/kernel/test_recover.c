@@ -208,7 +208,10 @@ static int serve(struct disk *d)
 			return 1;
 		while (read(d->fd, &m, sizeof(m)) == sizeof(m))
 			on_msg(d, &m);
-		if (read(d->kick, &n, sizeof(n)) == sizeof(n) && d->area)
+		/* a kick read before DRIVER_OK mapped the rings is not lost */
+		if (read(d->kick, &n, sizeof(n)) < 0 && errno != EAGAIN)
+			die("kick");
+		if (d->area)
 			serve_ring(d);
 	}
 }
