@@ -133,19 +133,23 @@ static int scan_indirect(struct vlb_vq *lvq, u64 iova, u32 len, u64 *wlen,
 			 bool *readable)
 {
 	const struct vlb_bounce *b = &lvq->ldev->shm.bounce;
-	unsigned int i, n = len / sizeof(struct vring_desc);
-	struct vring_desc d;
+	unsigned int i, k, m, n = len / sizeof(struct vring_desc);
+	struct vring_desc d[8];
 
 	if (!n || n > VLB_MAX_INDIRECT)
 		return -EINVAL;
-	for (i = 0; i < n; i++) {
-		if (vlb_bounce_read_orig(b, iova + i * sizeof(d), &d,
-					 sizeof(d)))
+	/* a few entries per read: one mapping lookup for each, not per entry */
+	for (i = 0; i < n; i += m) {
+		m = min_t(unsigned int, n - i, ARRAY_SIZE(d));
+		if (vlb_bounce_read_orig(b, iova + i * sizeof(d[0]), d,
+					 m * sizeof(d[0])))
 			return -EFAULT;
-		if (le16_to_cpu((__force __le16)d.flags) & VRING_DESC_F_WRITE)
-			*wlen += le32_to_cpu((__force __le32)d.len);
-		else
-			*readable = true;
+		for (k = 0; k < m; k++) {
+			if (le16_to_cpu((__force __le16)d[k].flags) & VRING_DESC_F_WRITE)
+				*wlen += le32_to_cpu((__force __le32)d[k].len);
+			else
+				*readable = true;
+		}
 	}
 	return 0;
 }
