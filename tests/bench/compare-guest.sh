@@ -61,18 +61,6 @@ measure() {
 		{ log "counting on $2 failed"; broken=1; }
 }
 
-# turn SYS NAME RUN: SYS up, measured, down
-turn() {
-	if "setup_$1" 1; then
-		[ "$1" != vlbc ] || prefill vlbc
-		measure "$1" "$2" "$3"
-		"teardown_$1" || { log "$2: teardown failed"; broken=1; }
-	else
-		log "$2 did not come up"
-		broken=1
-	fi
-}
-
 # side_turn LABEL BUILD RUN: that build's module, its two disks, every job
 side_turn() {
 	local label=$1 run=$3

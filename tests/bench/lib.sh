@@ -7,8 +7,8 @@
 # The sourcing script sets RAW, RUNTIME, RAMP, FIO_SPAN, DISK_BYTES, EX
 # (examples dir) and CTL (vloopbackctl), and defines log; fio_run sets
 # broken=1 when fio fails.
-# setup_SYS and teardown_SYS are called by name, and SKIP_NOTE and broken
-# are the sourcing script's:
+# setup_SYS, teardown_SYS and measure are called by name, and SKIP_NOTE and
+# broken are the sourcing script's:
 # shellcheck disable=SC2317,SC2034
 
 # wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds
@@ -106,6 +106,19 @@ prefill() {
 # no_scheduler DEV: the same (no) I/O scheduler everywhere: only the
 # transport differs
 no_scheduler() { echo none >"/sys/block/$(basename "$1")/queue/scheduler"; }
+
+# turn SYS NAME RUN: SYS up with one queue (RAM disks written once), the
+# sourcing script's measure SYS NAME RUN, SYS down; broken=1 on a failure
+turn() {
+	if "setup_$1" 1; then
+		[ "$1" != vlbc ] || prefill vlbc
+		measure "$1" "$2" "$3"
+		"teardown_$1" || { log "$2: teardown failed"; broken=1; }
+	else
+		log "$2 did not come up"
+		broken=1
+	fi
+}
 
 # ---- fio ----
 
