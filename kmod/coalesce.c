@@ -14,13 +14,16 @@
  *
  * A timer bounds the wait when the rest of a batch is slow to come (a
  * flush among reads, a device that stopped): when it fires, what was
- * returned is taken.  It is set to twice the time the batch should take at
- * the rate entries came back lately (a moving average per queue), and never
- * longer than coalesce_usecs: at a steady rate it does not fire, and a
- * stall costs a completion at most that long.  A late batch sends the queue
- * back to a call per entry until the device calls again, so a device that
- * holds its requests (a slow disk, a stalled one) costs one timer per call,
- * not a timer every few microseconds.
+ * returned is taken.  A harvest that asks for a batch starts it unless it
+ * is running, for twice the time the batch should take at the rate entries
+ * came back lately (a moving average per queue), never longer than
+ * coalesce_usecs: a stall costs a completion at most that long.  A batch
+ * asked for while it runs keeps the earlier expiry and may end early:
+ * restarting the timer at every harvest, or moving its expiry on, did not
+ * lower the harvests per I/O (tests/bench/results/module-time.md).  A late
+ * batch sends the queue back to a call per entry until the device calls
+ * again, so a device that holds its requests (a slow disk, a stalled one)
+ * costs one timer per call, not a timer every few microseconds.
  *
  * The batch follows the load by itself, request by request; both knobs
  * are module parameters, coalesce_max=1 switching moderation off.
