@@ -24,7 +24,6 @@
  * error status in the common request formats.
  */
 #include <linux/bitmap.h>
-#include <linux/genalloc.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/sizes.h>
@@ -32,8 +31,6 @@
 
 #include "vloopback.h"
 
-#define VLB_SLOT_SHIFT		9
-#define VLB_SLOT_SIZE		BIT(VLB_SLOT_SHIFT)
 #define VLB_NO_MAPPING		U32_MAX
 
 static bool to_device(enum dma_data_direction dir)
@@ -143,8 +140,8 @@ dma_addr_t vlb_bounce_map(struct vlb_bounce *b, phys_addr_t phys, size_t size,
 
 	if (size > b->max_mapping)
 		return DMA_MAPPING_ERROR;
-	/* the pool hands out IOVAs: they survive a move of the area */
-	iova = gen_pool_alloc(b->pool, alloc);
+	/* IOVAs, not addresses: they survive a move of the area */
+	iova = vlb_iova_alloc(&b->iova_alloc, alloc);
 	if (!iova)
 		return DMA_MAPPING_ERROR;
 	slot = slot_of(b, iova);
@@ -188,7 +185,7 @@ void vlb_bounce_unmap(struct vlb_bounce *b, dma_addr_t iova, size_t size,
 	n = DIV_ROUND_UP(len, VLB_SLOT_SIZE);
 	for (i = 0; i < n; i++)
 		WRITE_ONCE(b->start[start + i], VLB_NO_MAPPING);
-	gen_pool_free(b->pool, iova, len);
+	vlb_iova_free(&b->iova_alloc, iova, len);
 }
 
 /* A sync of a range that is not inside one live mapping is refused. */
@@ -283,10 +280,7 @@ int vlb_bounce_init(struct vlb_bounce *b, void *vaddr, u64 iova, size_t size,
 	if (!b->orig || !b->len || !b->start || !b->dir || !b->live)
 		return -ENOMEM;
 	memset(b->start, 0xff, b->nslots * sizeof(*b->start));
-	b->pool = gen_pool_create(VLB_SLOT_SHIFT, NUMA_NO_NODE);
-	if (!b->pool)
-		return -ENOMEM;
-	return gen_pool_add(b->pool, iova, size, NUMA_NO_NODE);
+	return vlb_iova_init(&b->iova_alloc, iova, size);
 }
 
 /*
@@ -297,12 +291,12 @@ void vlb_bounce_destroy(struct vlb_bounce *b)
 {
 	unsigned long slot;
 
-	if (b->pool && b->live) {
+	if (b->iova_alloc.pool && b->live) {
 		for_each_set_bit(slot, b->live, b->nslots)
-			gen_pool_free(b->pool, iova_of(b, slot), b->len[slot]);
+			vlb_iova_free(&b->iova_alloc, iova_of(b, slot),
+				      b->len[slot]);
 	}
-	if (b->pool)
-		gen_pool_destroy(b->pool);
+	vlb_iova_destroy(&b->iova_alloc);
 	kvfree(b->orig);
 	kvfree(b->len);
 	kvfree(b->start);

@@ -9,6 +9,7 @@
  *   vdev.c   virtio_config_ops: the kernel keeps the device state
  *   shm.c    the shared area: shadow rings, then the bounce region
  *   bounce.c bounce mappings: the only place data crosses the boundary
+ *   iova.c   where in the area a mapping goes: a pool, per-CPU caches
  *   map.c    virtio_map_ops over bounce.c (6.18+); the core's rings stay private
  *   dma.c    the same as dma_map_ops, for older kernels
  *   shadow.c the device's view of a queue, mediated and checked
@@ -36,13 +37,24 @@
 #include <vloopback/uapi.h>
 
 struct gen_pool;
+struct vlb_iova_cache;
 
 /* Largest indirect table the shadow ring reads (the virtio core's limit) */
 #define VLB_MAX_INDIRECT	4096
 
+/* The bounce region is handed out in slots of 512 bytes. */
+#define VLB_SLOT_SHIFT		9
+#define VLB_SLOT_SIZE		BIT(VLB_SLOT_SHIFT)
+
+/* IOVAs of the bounce region (iova.c) */
+struct vlb_iova {
+	struct gen_pool *pool;
+	struct vlb_iova_cache __percpu *cache;
+};
+
 /* Bounce mappings in the shared area (bounce.c) */
 struct vlb_bounce {
-	struct gen_pool *pool;
+	struct vlb_iova iova_alloc;
 	void *vaddr;		/* kernel address of the bounce region */
 	u64 iova;		/* its first IOVA */
 	size_t size;
@@ -221,6 +233,12 @@ void vlb_shm_free_old(struct vlb_area *old);
 int vlb_shm_fd(struct vlb_shm *shm);
 size_t vlb_shm_ring_bytes(unsigned int num_queues, unsigned int queue_size);
 void *vlb_shm_ring(struct vlb_device *ldev, unsigned int index, u64 *iova);
+
+/* iova.c */
+int vlb_iova_init(struct vlb_iova *a, u64 iova, size_t size);
+void vlb_iova_destroy(struct vlb_iova *a);
+u64 vlb_iova_alloc(struct vlb_iova *a, size_t len);
+void vlb_iova_free(struct vlb_iova *a, u64 iova, size_t len);
 
 /* bounce.c */
 int vlb_bounce_init(struct vlb_bounce *b, void *vaddr, u64 iova, size_t size,
