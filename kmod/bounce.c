@@ -291,7 +291,8 @@ void vlb_bounce_destroy(struct vlb_bounce *b)
 {
 	unsigned long slot;
 
-	if (b->iova_alloc.pool && b->live) {
+	/* a live mapping implies a pool: only a complete init made one */
+	if (b->live) {
 		for_each_set_bit(slot, b->live, b->nslots)
 			vlb_iova_free(&b->iova_alloc, iova_of(b, slot),
 				      b->len[slot]);

@@ -85,10 +85,9 @@ test_small_area() {
 		{ not_ok "small area: device starts"; return; }
 	dev=$bg_line
 	q=/sys/block/${dev#/dev/}/queue
-	echo "small area: $(cat "$q/max_segments") segments of $(cat "$q/max_segment_size") bytes," \
-		"requests up to $(cat "$q/max_hw_sectors_kb") KiB"
-	check "small area: 61 segments of 32 KiB" \
-		test "$(cat "$q/max_segments") $(cat "$q/max_segment_size")" = "61 32768"
+	segs="$(cat "$q/max_segments") $(cat "$q/max_segment_size")"
+	echo "small area: segments and their bytes: $segs"
+	check "small area: 61 segments of 32 KiB" test "$segs" = "61 32768"
 	check "small area: fio 4k randrw QD16 on two CPUs verified (crc32c)" \
 		fio --name=small --filename="$dev" --direct=1 --ioengine=io_uring \
 		--rw=randrw --bs=4k --iodepth=16 --numjobs=2 --size=4M \
@@ -101,9 +100,9 @@ test_small_area() {
 		timeout 60 fio --name=big --filename="$dev" --direct=1 \
 		--ioengine=psync --rw=write --bs=1952k --size=1952k \
 		--iomem=shmhuge --verify=crc32c --output=big.fio
-	echo "small area: $(($(reads_done) - before)) read request(s)"
-	check "small area: read back as one request" \
-		test "$(($(reads_done) - before))" -eq 1
+	reads=$(($(reads_done) - before))
+	echo "small area: $reads read request(s)"
+	check "small area: read back as one request" test "$reads" -eq 1
 	check "small area: exits cleanly on SIGTERM" stop_bg
 	check "small area: nothing on stderr" test ! -s sa.out.err
 }
