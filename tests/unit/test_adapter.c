@@ -314,7 +314,7 @@ static void test_negotiation_takes_what_both_sides_have(void **state)
 	struct profile p = { .features = VERSION_1 | PROTOCOL,
 			     .protocol = 0xffff, .queue_num = 4 };
 	const struct vhu_msg *m;
-	int i_set, i_req, i_cfg;
+	int i_set = -1, i_req = -1, i_cfg = -1;
 
 	/* Stage 1 passed: the failure is the missing module */
 	assert_int_equal(create_with(fx, &p, 2, NULL), -ENOENT);
@@ -558,7 +558,7 @@ static void test_reconnect_replays_setup_after_restarting_the_rings(void **state
 	struct vlb_adapter *a = gone_adapter(fx, &p);
 	const struct vhu_msg *m;
 	unsigned int q;
-	int at, i_owner;
+	int at, i_owner = -1;
 
 	if (vlb_adapter_resume(a) != 0)
 		fail_msg("resume: %s", fx->log.count ? fx->log.msg[0] : "(no log)");
@@ -612,7 +612,7 @@ static void test_reconnect_before_driver_ok_replays_features_only(void **state)
 	struct fixture *fx = *state;
 	struct profile p;
 	struct vlb_adapter *a;
-	int at;
+	int at = -1;
 
 	p = (struct profile){ .features = VERSION_1 | PROTOCOL | BLK_F_MQ | BLK_F_FLUSH |
 					  BLK_F_SEG_MAX,

@@ -61,9 +61,13 @@ static void make_avail(struct fixture *f, uint16_t head)
 	f->avail->idx = htole16((uint16_t)(idx + 1));
 }
 
+/* avail_event, right after the used ring */
 static uint16_t used_event_of(struct fixture *f)
 {
-	return le16toh(*(uint16_t *)&f->used->ring[NUM]);
+	uint16_t v;
+
+	memcpy(&v, &f->used->ring[NUM], sizeof(v));
+	return le16toh(v);
 }
 
 static void set_used_event(struct fixture *f, uint16_t v)

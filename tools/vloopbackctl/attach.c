@@ -242,11 +242,15 @@ static int net_configure(const struct attach_opts *o, const char *name,
 
 	if (!o->mac_set && !o->mtu)
 		return 0;
+	/* the kernel names interfaces within IFNAMSIZ: longer is not one */
+	if (strlen(ifname) >= sizeof(ifr.ifr_name))
+		return cli_error(EXIT_FAIL, "attach %s: interface name '%s' is too long",
+				 name, ifname);
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return cli_error(EXIT_FAIL, "attach %s: socket: %s", name, strerror(errno));
 	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	memcpy(ifr.ifr_name, ifname, strlen(ifname) + 1);
 	if (o->mac_set) {
 		ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
 		memcpy(ifr.ifr_hwaddr.sa_data, o->mac, sizeof(o->mac));
