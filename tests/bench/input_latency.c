@@ -96,7 +96,8 @@ static int open_event_node(const char *event)
 	char node[64];
 	int fd;
 
-	snprintf(node, sizeof(node), "/dev/input/%s", event);
+	if ((size_t)snprintf(node, sizeof(node), "/dev/input/%s", event) >= sizeof(node))
+		die(event, ENAMETOOLONG);
 	fd = open(node, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		die(node, errno);

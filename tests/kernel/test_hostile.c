@@ -354,8 +354,8 @@ static int disk_path(int index, char *path, size_t len)
 	for (tries = 0; tries < 200; tries++) {
 		dp = opendir(dir);
 		while (dp && (e = readdir(dp)))
-			if (e->d_name[0] != '.') {
-				snprintf(path, len, "/dev/%s", e->d_name);
+			if (e->d_name[0] != '.' &&
+			    (size_t)snprintf(path, len, "/dev/%s", e->d_name) < len) {
 				closedir(dp);
 				if (access(path, F_OK) == 0)
 					return 0;
