@@ -1,7 +1,8 @@
 #!/bin/bash
 # The guest half of tests/bench/compare: builds of vloopback measured in one
 # boot, in turn.  Each argument LABEL=BUILD is a meson build dir of some
-# commit (its module for this kernel, its vloopbackctl and examples/ramdisk).
+# commit (its module for this kernel, its vloopbackctl and examples/ramdisk);
+# LABEL=BUILD:ARG,ARG... also gives the C RAM disk those options.
 # In each run every build has its turn (order reversed every other run, so
 # drift favours none): its module is loaded, vloopback with
 # qemu-storage-daemon (null-co) and the C RAM disk come up, fio runs every
@@ -16,11 +17,13 @@
 #   log.txt                     what happened
 # Options: --runs N --runtime S --ramp S --span SIZE --jobs "JOB..."
 # --count N (reads counted per system and run; 0: none)
+# --systems "SYS..." (of vlbqsd vlbc; default both)
 # Exits nonzero when the comparison itself broke, never because of a figure.
 set -u
 
 RUNS=5 RUNTIME=4 RAMP=1 FIO_SPAN=256M COUNT=10000
 JOBS="rr4k-qd1 rr4k-qd32 rw4k-qd32 sr1m-qd4 sw1m-qd4"
+SYSTEMS="vlbqsd vlbc"
 DISK_BYTES=1073741824
 sides=()
 while [ $# -gt 0 ]; do
@@ -31,6 +34,7 @@ while [ $# -gt 0 ]; do
 	--span) FIO_SPAN=$2; shift 2 ;;
 	--jobs) JOBS=$2; shift 2 ;;
 	--count) COUNT=$2; shift 2 ;;
+	--systems) SYSTEMS=$2; shift 2 ;;
 	*=*) sides+=("$1"); shift ;;
 	*) echo "compare-guest.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -61,14 +65,18 @@ measure() {
 		{ log "counting on $2 failed"; broken=1; }
 }
 
-# side_turn LABEL BUILD RUN: that build's module, its two disks, every job
+# side_turn LABEL BUILD[:ARG,...] RUN: that build's module, its disks,
+# every job
 side_turn() {
-	local label=$1 run=$3
-	EX=$2/examples CTL=$2/tools/vloopbackctl/vloopbackctl
-	insmod "$2/kmod/$VLB_KVER/virtio_loopback.ko" ||
+	local label=$1 build=${2%%:*} run=$3 sys
+	RAMDISK_ARGS=
+	[ "$build" = "$2" ] || RAMDISK_ARGS=${2#*:} RAMDISK_ARGS=${RAMDISK_ARGS//,/ }
+	EX=$build/examples CTL=$build/tools/vloopbackctl/vloopbackctl
+	insmod "$build/kmod/$VLB_KVER/virtio_loopback.ko" ||
 		{ log "$label: insmod failed"; broken=1; return; }
-	turn vlbqsd "$label-vlbqsd" "$run"
-	turn vlbc "$label-vlbc" "$run"
+	for sys in $SYSTEMS; do
+		turn "$sys" "$label-$sys" "$run"
+	done
 	rmmod virtio_loopback || { log "$label: rmmod failed"; broken=1; }
 }
 
@@ -77,9 +85,10 @@ modprobe -a virtio virtio_ring virtio_blk vduse virtio_vdpa || { log "modprobe f
 count_setup vring_interrupt
 : >"$RAW/sides.tsv"
 for s in "${sides[@]}"; do
-	label=${s%%=*} build=${s#*=}
-	printf '%s\t%s\t%s\n' "$label" "$build" "$(cat "$build/compare-commit" 2>/dev/null)" \
-		>>"$RAW/sides.tsv"
+	label=${s%%=*} build=${s#*=} build=${build%%:*} what=
+	[ "$build" = "${s#*=}" ] || what=" (C RAM disk: ${s#*:})"
+	printf '%s\t%s\t%s%s\n' "$label" "$build" \
+		"$(cat "$build/compare-commit" 2>/dev/null)" "${what//,/ }" >>"$RAW/sides.tsv"
 done
 echo "kernel=$(uname -r)" >"$RAW/env.txt"
 for run in $(seq 1 "$RUNS"); do

@@ -84,7 +84,8 @@ def main(raw, out):
                 "unit": unit, "vduse": vd and vd[key],
                 "builds": {lab: c and c[key] for lab, c in zip(labels, cells)},
                 "vs_first": dict(zip(labels[1:], rel)), "vs_vduse": dict(zip(labels, vs))}
-        md += [f"## {title}", "", bench.table(header, rows), ""]
+        if rows:  # a system compare was not asked to measure has none
+            md += [f"## {title}", "", bench.table(header, rows), ""]
     cols = ["vduse"] + [f"{lab}-{sys}" for sys in SYSTEMS for lab in labels]
     data = {c: counts(raw, c) for c in cols}
     cols = [c for c in cols if data[c]]

@@ -89,7 +89,9 @@ stop_dev() {
 	wait "${PIDS[$1]}"
 }
 
-setup_vlbc() { start_dev vlbc /tmp/rd.out "$EX/ramdisk" --size "$DISK_BYTES" --queues "$1"; }
+# RAMDISK_ARGS: more options of the C RAM disk (compare's REV:ARG,ARG)
+# shellcheck disable=SC2086 # the options, split
+setup_vlbc() { start_dev vlbc /tmp/rd.out "$EX/ramdisk" --size "$DISK_BYTES" --queues "$1" ${RAMDISK_ARGS:-}; }
 teardown_vlbc() { stop_dev vlbc; }
 
 # RAM disks are written once before they are measured: the first write of
