@@ -4,6 +4,7 @@
  *
  *   ramdisk --size 64M [--queues 4]
  *   ramdisk --size 1G --null [--queues 4]       (keeps no data: for benchmarks)
+ *   ramdisk --size 64M --poll 50                (busy-polls 50 us before sleeping)
  *   ramdisk --file disk.img [--size 64M] --recoverable[=MS]
  *   ramdisk --file disk.img --recover INDEX      (after a crash or kill -9)
  *
@@ -27,6 +28,11 @@
  * writes, discards and write-zeroes are checked and dropped, flushes
  * succeed.  What is left is the transport's cost, as with null_blk or
  * ublk's null target, which is what it is for.
+ *
+ * Polling (--poll US): after the last request, the serving threads keep
+ * looking at the rings for US microseconds before they sleep, so a request
+ * arriving meanwhile costs neither an eventfd signal nor a wakeup; each
+ * serving thread then uses a CPU while the disk is busy.
  *
  * With more than one queue the kernel submits from several CPUs at once and
  * each queue is served by its own thread: the handler below is written to
@@ -81,6 +87,7 @@ struct args {
 	const char *file;	/* --file: back the disk by this file */
 	bool recoverable;
 	uint32_t recovery_ms;	/* 0: the module's default */
+	uint32_t poll_us;	/* --poll: 0 sleeps at once */
 	int recover;		/* --recover INDEX, or -1 */
 	bool null;		/* --null: store nothing */
 };
@@ -249,7 +256,7 @@ static int fail(const char *what, int err, const char *hint)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: " PROG " --size BYTES [--queues N] [--null]\n"
+		"Usage: " PROG " --size BYTES [--queues N] [--null] [--poll US]\n"
 		"       " PROG " --file PATH [--size BYTES] [--queues N] [--recoverable[=MS]]\n"
 		"       " PROG " --file PATH [--queues N] --recover INDEX\n"
 		"A virtio-blk disk in RAM or in a file, served by this process through virtio_loopback.ko.\n"
@@ -260,6 +267,8 @@ static void usage(FILE *f)
 		"  -f, --file PATH         keep the disk in this file (mapped shared) instead of RAM\n"
 		"  -q, --queues N          request queues, 1..%u (default 1; >1 serves each on a thread)\n"
 		"  -n, --null              keep no data: reads return zeroes, writes are dropped\n"
+		"  -p, --poll US           after the last request, look for more for US microseconds\n"
+		"                          (0..1000000, default 0) before sleeping: less latency, more CPU\n"
 		"  -r, --recoverable[=MS]  if this process dies, the kernel keeps the disk MS ms\n"
 		"                          (default: the module's recovery_max_ms) for --recover\n"
 		"  -R, --recover INDEX     take over the disk vloopbackINDEX whose process died\n"
@@ -297,6 +306,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "recoverable", optional_argument, NULL, 'r' },
 		{ "recover", required_argument, NULL, 'R' },
 		{ "null", no_argument, NULL, 'n' },
+		{ "poll", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -306,13 +316,23 @@ static int parse_args(int argc, char **argv, struct args *a)
 	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:q:f:r::R:nh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:q:f:r::R:np:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			a->file = optarg;
 			break;
 		case 'n':
 			a->null = true;
+			break;
+		case 'p':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || *optarg == '-' ||
+			    v > 1000000) {
+				fprintf(stderr, PROG ": bad --poll '%s' (microseconds, 0..1000000, e.g. --poll 50)\n", optarg);
+				return -1;
+			}
+			a->poll_us = (uint32_t)v;
 			break;
 		case 'r':
 			a->recoverable = true;
@@ -479,6 +499,7 @@ int main(int argc, char **argv)
 		.opaque = &rd,
 		.flags = a.recoverable ? VLB_DEV_F_RECOVERABLE : 0,
 		.recovery_timeout_ms = a.recovery_ms,
+		.poll_us = a.poll_us,
 		.shm_size = AREA_SIZE,
 	};
 	/*

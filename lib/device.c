@@ -22,6 +22,9 @@
 #define RING_FEATURES	((1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
 			 (1ULL << VIRTIO_RING_F_EVENT_IDX))
 
+/* vlb_dev_config.poll_us: one second at most */
+#define POLL_US_MAX	1000000U
+
 /* The first released sizes (0.1): nothing smaller was ever valid */
 #define DEV_CONFIG_SIZE_0_1	offsetof(struct vlb_dev_config, ops_size)
 #define DEV_OPS_SIZE_0_1	(offsetof(struct vlb_dev_ops, handle) + \
@@ -50,9 +53,14 @@ static int copy_config(const struct vlb_dev_config *ucfg,
 		vlb_err("vlb_dev_create: recovery_timeout_ms without VLB_DEV_F_RECOVERABLE");
 		return -EINVAL;
 	}
-	if (cfg->reserved0 || cfg->reserved1 ||
+	if (cfg->reserved0 || cfg->reserved1 || cfg->reserved2 ||
 	    !vlb_all_zero(cfg->reserved, sizeof(cfg->reserved))) {
 		vlb_err("vlb_dev_create: reserved fields must be zero");
+		return -EINVAL;
+	}
+	if (cfg->poll_us > POLL_US_MAX) {
+		vlb_err("vlb_dev_create: poll_us %u is more than %u (one second)",
+			cfg->poll_us, POLL_US_MAX);
 		return -EINVAL;
 	}
 	if (!cfg->ops) {
@@ -153,6 +161,7 @@ static int open_device(const struct vlb_dev_config *ucfg, int index,
 	dev->opaque = cfg->opaque;
 	dev->device_id = cfg->device_id;
 	dev->queue_size = cfg->queue_size;
+	dev->poll_ns = (uint64_t)cfg->poll_us * 1000;
 	dev->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	dev->recovered = index >= 0;
 	if (dev->stop_fd < 0)

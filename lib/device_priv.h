@@ -46,6 +46,7 @@ struct vlb_queue {
 	struct vlb_vring vring;
 	bool ready;			/* the driver set the ring up */
 	bool call_pending;		/* completed in this round, not told yet */
+	bool polling;			/* run.c looks at the ring: kicks stay off */
 	unsigned int lazy_kick;		/* vlb_queue_set_lazy_kick()'s min_held */
 	unsigned int held;		/* popped, not completed, this generation */
 	unsigned int generation;	/* bumped by each reset */
@@ -63,6 +64,7 @@ struct vlb_dev {
 	void *opaque;
 	uint32_t device_id;
 	uint16_t queue_size;
+	uint64_t poll_ns;		/* vlb_dev_config.poll_us */
 	unsigned int num_queues;
 	struct vlb_vring_mem mem;	/* kdev's area, as the rings see it */
 	/* written by the device's thread, read by any */
@@ -82,5 +84,14 @@ void vlb_queue_cleanup(struct vlb_queue *q);
 int vlb_queue_start(struct vlb_queue *q, const struct vlb_vq_info *info);
 /* Forget the ring (on RESET): held requests become stale */
 void vlb_queue_stop(struct vlb_queue *q);
+/*
+ * Busy polling (run.c): whether requests wait in the ring, seen without a
+ * system call; from the first look on, rounds leave the driver's kicks
+ * off.  A round for them, without reading the kick eventfd.  The end of
+ * polling: kicks back on, the fd signalled if requests came meanwhile.
+ */
+bool vlb_queue_poll(struct vlb_queue *q);
+int vlb_queue_dispatch_polled(struct vlb_queue *q);
+void vlb_queue_unpoll(struct vlb_queue *q);
 
 #endif /* VLB_DEVICE_PRIV_H */

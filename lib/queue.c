@@ -236,7 +236,7 @@ static int next_req(struct vlb_queue *q, struct vlb_req_priv **out)
 
 	if (rc == 0 && q->lazy_kick && q->held >= q->lazy_kick)
 		return 0;
-	if (rc == 0 && vlb_vring_enable_kick(&q->vring)) {
+	if (rc == 0 && !q->polling && vlb_vring_enable_kick(&q->vring)) {
 		vlb_vring_disable_kick(&q->vring);
 		rc = pop_req(q, out);
 	}
@@ -261,20 +261,17 @@ static int run_round(struct vlb_queue *q, unsigned int budget)
 	 * Leave the rest for the next round, so other fds get their turn; after
 	 * -ENOMEM the next round retries.
 	 */
-	if (rc == -ENOMEM || (n == budget && vlb_vring_enable_kick(&q->vring)))
+	if (rc == -ENOMEM ||
+	    (n == budget && !q->polling && vlb_vring_enable_kick(&q->vring)))
 		eventfd_write(q->kick_fd, 1);
 	return rc < 0 ? rc : (int)n;
 }
 
-VLB_EXPORT int vlb_queue_dispatch(struct vlb_queue *q)
+/* A round, its completions told at its end; the kick was consumed or not needed */
+int vlb_queue_dispatch_polled(struct vlb_queue *q)
 {
-	eventfd_t ignored;
 	int rc = 0;
 
-	if (!q->dev->ops.handle)
-		return -EINVAL;	/* a pull queue, served by vlb_queue_pop() */
-	/* Consume the kick first: one arriving from here on means "look again" */
-	eventfd_read(q->kick_fd, &ignored);
 	pthread_mutex_lock(&q->round_lock);
 	pthread_mutex_lock(&q->ring_lock);
 	if (q->ready) {
@@ -294,6 +291,44 @@ VLB_EXPORT int vlb_queue_dispatch(struct vlb_queue *q)
 	pthread_mutex_unlock(&q->ring_lock);
 	pthread_mutex_unlock(&q->round_lock);
 	return rc;
+}
+
+VLB_EXPORT int vlb_queue_dispatch(struct vlb_queue *q)
+{
+	eventfd_t ignored;
+
+	if (!q->dev->ops.handle)
+		return -EINVAL;	/* a pull queue, served by vlb_queue_pop() */
+	/* Consume the kick first: one arriving from here on means "look again" */
+	eventfd_read(q->kick_fd, &ignored);
+	return vlb_queue_dispatch_polled(q);
+}
+
+bool vlb_queue_poll(struct vlb_queue *q)
+{
+	bool pending;
+
+	pthread_mutex_lock(&q->ring_lock);
+	q->polling = true;
+	pending = q->ready && !q->vring.broken &&
+		  vlb_vring_pending(&q->vring) != 0;
+	pthread_mutex_unlock(&q->ring_lock);
+	return pending;
+}
+
+void vlb_queue_unpoll(struct vlb_queue *q)
+{
+	bool pending = false;
+
+	pthread_mutex_lock(&q->ring_lock);
+	q->polling = false;
+	/* a lazy queue holding enough keeps kicks off (see next_req) */
+	if (q->ready && !q->vring.broken &&
+	    !(q->lazy_kick && q->held >= q->lazy_kick))
+		pending = vlb_vring_enable_kick(&q->vring);
+	pthread_mutex_unlock(&q->ring_lock);
+	if (pending)
+		eventfd_write(q->kick_fd, 1);
 }
 
 /*

@@ -19,6 +19,68 @@
 
 enum { SERVED = 0, STOPPED = 1 };
 
+/* Looks at the rings between two readings of the clock while polling */
+#define LOOKS_PER_CLOCK	32
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000U + (uint64_t)t.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+static void end_polling(struct vlb_queue *qs, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		vlb_queue_unpoll(&qs[i]);
+}
+
+/*
+ * Busy polling (vlb_dev_config.poll_us): look at the rings of qs[0..n) for
+ * up to poll_us and run a round on each that has requests.  Returns true
+ * once one ran: the caller looks at its fds without sleeping, so a stop or
+ * a message on the device fd is seen between rounds, and polls again.
+ * False when the time ran out, with kicks back on: the caller may sleep.
+ */
+static bool poll_rings(struct vlb_dev *dev, struct vlb_queue *qs,
+		       unsigned int n)
+{
+	unsigned int i, looks;
+	bool ran = false;
+	uint64_t end;
+
+	if (!dev->poll_ns || !dev->ops.handle)
+		return false;
+	end = now_ns() + dev->poll_ns;
+	for (looks = 1; ; looks++) {
+		for (i = 0; i < n; i++) {
+			if (vlb_queue_poll(&qs[i])) {
+				vlb_queue_dispatch_polled(&qs[i]);
+				ran = true;
+			}
+		}
+		if (ran)
+			return true;
+		if (looks % LOOKS_PER_CLOCK == 0 && now_ns() >= end)
+			break;
+		cpu_relax();
+	}
+	end_polling(qs, n);
+	return false;
+}
+
 /*
  * fds: [0] stop, [1] device, [2..] the queues' kicks if with_queues.  The
  * queues of a pull device (no ops->handle) are the application's to poll.
@@ -77,10 +139,13 @@ VLB_EXPORT int vlb_dev_run(struct vlb_dev *dev)
 {
 	struct pollfd fds[2 + VLB_MAX_QUEUES];
 	nfds_t n = fill_fds(dev, fds, true);
+	bool busy = false;
 	int rc;
 
-	while ((rc = serve_once(dev, fds, n, -1)) == SERVED)
-		;
+	while ((rc = serve_once(dev, fds, n, busy ? 0 : -1)) == SERVED)
+		busy = poll_rings(dev, dev->queues, dev->num_queues);
+	if (busy)
+		end_polling(dev->queues, dev->num_queues);
 	consume_stop(dev);
 	return rc == STOPPED ? 0 : rc;
 }
@@ -92,9 +157,10 @@ static void *queue_thread(void *arg)
 		{ .fd = q->dev->stop_fd, .events = POLLIN },
 		{ .fd = q->kick_fd, .events = POLLIN },
 	};
+	bool busy = false;
 
 	for (;;) {
-		if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+		if (poll(fds, 2, busy ? 0 : -1) < 0 && errno != EINTR) {
 			vlb_err("queue %u: poll failed: %s", q->index, strerror(errno));
 			break;
 		}
@@ -102,7 +168,10 @@ static void *queue_thread(void *arg)
 			break;
 		if (fds[1].revents)
 			vlb_queue_dispatch(q);
+		busy = poll_rings(q->dev, q, 1);
 	}
+	if (busy)
+		end_polling(q, 1);
 	return NULL;
 }
 

@@ -143,6 +143,17 @@ struct vlb_dev_config {
 	 * also caps it).  Must be 0 without the flag.
 	 */
 	uint32_t recovery_timeout_ms;
+	/* 0.2: busy polling */
+	/*
+	 * How long vlb_dev_run() and vlb_dev_run_threaded() keep looking at
+	 * the rings, without sleeping or a system call, after the last
+	 * request they found, before they sleep in poll(2) again: while they
+	 * look, the driver does not signal the queues' eventfds and no thread
+	 * waits to be woken.  Costs a CPU while it looks.  0, the default:
+	 * sleep at once.  At most 1000000 (one second).
+	 */
+	uint32_t poll_us;
+	uint32_t reserved2;
 };
 
 /*

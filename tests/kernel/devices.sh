@@ -1,6 +1,7 @@
 #!/bin/sh
 # Real kernel drivers bound to devices served from user space by the
-# examples: virtio_rng, virtio_blk (fio with verification, ext4), virtio_input;
+# examples: virtio_rng, virtio_blk (fio with verification, ext4; busy
+# polling), virtio_input;
 # a device process killed in the middle of I/O; many create/destroy cycles.
 # One guest boot runs them all.
 . "$VLB_SRC/tests/kernel/lib.sh"
@@ -93,6 +94,52 @@ test_ramdisk_null() {
 	check "ramdisk --null: exits cleanly" stop_bg
 }
 
+# Voluntary context switches of all of process $1's threads: each is a sleep
+ctx_switches() {
+	cat /proc/"$1"/task/*/status |
+		awk '/^voluntary_ctxt_switches/ { n += $2 } END { print n }'
+}
+
+# 2000 4k reads of $1 one after the other, each finding the device idle
+qd1_reads() {
+	fio --name=qd1 --filename="$1" --ioengine=psync --direct=1 --rw=randread \
+		--bs=4k --size=32M --number_ios=2000 --eta=never --output=/dev/null
+}
+
+# Busy polling (--poll): the serving thread no longer sleeps between
+# requests that follow each other closely; the same reads with a disk that
+# does not poll show that each would otherwise cost a sleep.  Data checked
+# on both serving loops (one queue, and a thread per queue).
+test_ramdisk_poll() {
+	start_bg rd5.out "$EX/ramdisk" --size 64M ||
+		{ not_ok "ramdisk: device starts"; return; }
+	dev=$bg_line
+	before=$(ctx_switches "$bg_pid")
+	qd1_reads "$dev"
+	sleeps=$(($(ctx_switches "$bg_pid") - before))
+	check "ramdisk: 2000 reads one by one cost $sleeps sleeps (>= 1000)" \
+		test "$sleeps" -ge 1000
+	check "ramdisk: exits cleanly" stop_bg
+	start_bg rd5.out "$EX/ramdisk" --size 64M --poll 2000 ||
+		{ not_ok "ramdisk --poll: device starts"; return; }
+	dev=$bg_line
+	before=$(ctx_switches "$bg_pid")
+	qd1_reads "$dev"
+	sleeps=$(($(ctx_switches "$bg_pid") - before))
+	check "ramdisk --poll 2000: 2000 reads one by one cost $sleeps sleeps (< 500)" \
+		test "$sleeps" -lt 500
+	check "ramdisk --poll: fio 4k randwrite QD16 verified" fio_verify p4k "$dev" \
+		--rw=randwrite --bs=4k --iodepth=16 --size=32M
+	check "ramdisk --poll: exits cleanly" stop_bg
+	start_bg rd6.out "$EX/ramdisk" --size 64M --queues 2 --poll 100 ||
+		{ not_ok "ramdisk --queues 2 --poll: device starts"; return; }
+	dev=$bg_line
+	check "ramdisk --queues 2 --poll 100: fio 2 jobs verified" \
+		fio_verify pmq "$dev" --rw=randwrite --bs=4k --iodepth=16 \
+		--size=16M --numjobs=2 --offset_increment=32M
+	check "ramdisk --queues 2 --poll: exits cleanly" stop_bg
+}
+
 # Feed the events of file $2 to the input device on fd 3, one report per
 # 20 ms (evdev drops what its reader has not taken: under a loaded TCG host
 # 5 ms lost events there, in the reader, never in the device), and write
@@ -181,6 +228,7 @@ test_rng
 test_ramdisk
 test_ramdisk_mq
 test_ramdisk_null
+test_ramdisk_poll
 test_input
 test_kill9
 test_config_change

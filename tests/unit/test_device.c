@@ -133,6 +133,22 @@ static void test_reserved_must_be_zero(void **state)
 	fill(&b, sizeof(b.cfg));
 	b.cfg.reserved[7] = 1;
 	assert_int_equal(create(&b.cfg), -EINVAL);
+	fill(&b, sizeof(b.cfg));
+	b.cfg.reserved2 = 1;
+	assert_int_equal(create(&b.cfg), -EINVAL);
+}
+
+/* poll_us (0.2): up to one second */
+static void test_poll_us_is_bounded(void **state)
+{
+	struct big_config b;
+
+	(void)state;
+	fill(&b, sizeof(b.cfg));
+	b.cfg.poll_us = 1000000;
+	assert_int_equal(create(&b.cfg), -ENOENT);	/* accepted */
+	b.cfg.poll_us = 1000001;
+	assert_int_equal(create(&b.cfg), -EINVAL);
 }
 
 static void test_module_query_size(void **state)
@@ -276,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_larger_config_with_unknown_field_set_is_e2big),
 		cmocka_unit_test(test_ops_size_bounds_the_ops_read),
 		cmocka_unit_test(test_reserved_must_be_zero),
+		cmocka_unit_test(test_poll_us_is_bounded),
 		cmocka_unit_test(test_module_query_size),
 		cmocka_unit_test(test_dispatch_drains_for_edge_triggered_callers),
 		cmocka_unit_test(test_virtio_index_after_close_is_enodev),

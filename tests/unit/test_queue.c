@@ -674,6 +674,74 @@ static void completions_from_another_thread_reach_the_used_ring(void **state)
 	assert_int_equal(f->log.count, 0);
 }
 
+/* ---- busy polling (run.c) ---- */
+
+/* Rounds leave kicks off until polling ends */
+static void polling_keeps_kicks_off_until_it_ends(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_false(vlb_queue_poll(&f->q));	/* nothing yet */
+	post(f, 0);
+	assert_true(vlb_queue_poll(&f->q));
+	assert_int_equal(vlb_queue_dispatch_polled(&f->q), 1);
+	assert_int_equal(used_idx(f), 1);
+	assert_int_equal(count(f->q.call_fd), 1);
+	assert_false(driver_kicks(f));		/* the driver stays quiet */
+	assert_false(vlb_queue_poll(&f->q));
+	vlb_queue_unpoll(&f->q);
+	assert_true(driver_kicks(f));		/* listening again */
+	assert_int_equal(count(f->q.kick_fd), 0);	/* nothing waited */
+}
+
+/* A request made between the last look and kicks coming back is not lost */
+static void request_made_as_polling_ends_signals_the_fd(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_false(vlb_queue_poll(&f->q));
+	post(f, 0);		/* kicks are off: the driver does not kick */
+	vlb_queue_unpoll(&f->q);
+	assert_int_equal(count(f->q.kick_fd), 1);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 1);
+	assert_int_equal(used_idx(f), 1);
+}
+
+/* With EVENT_IDX, polled rounds leave avail_event behind: no kick wanted */
+static void polling_leaves_avail_event_behind(void **state)
+{
+	struct fixture *f = *state;
+
+	restart_with(f, 1ULL << VIRTIO_RING_F_EVENT_IDX);
+	post(f, 0);
+	assert_int_equal(vlb_queue_dispatch(&f->q), 1);
+	assert_false(vlb_queue_poll(&f->q));
+	post(f, 2);
+	assert_true(driver_kicks(f));	/* as the plain round left it */
+	assert_true(vlb_queue_poll(&f->q));
+	assert_int_equal(vlb_queue_dispatch_polled(&f->q), 1);
+	post(f, 4);
+	assert_false(driver_kicks(f));	/* avail_event was not moved on */
+	assert_true(vlb_queue_poll(&f->q));
+	assert_int_equal(vlb_queue_dispatch_polled(&f->q), 1);
+	vlb_queue_unpoll(&f->q);
+	assert_int_equal(count(f->q.kick_fd), 0);
+	post(f, 6);
+	assert_true(driver_kicks(f));
+}
+
+/* A stopped queue is never seen as busy, nor signalled when polling ends */
+static void polling_a_stopped_queue_finds_nothing(void **state)
+{
+	struct fixture *f = *state;
+
+	post(f, 0);
+	vlb_queue_stop(&f->q);
+	assert_false(vlb_queue_poll(&f->q));
+	vlb_queue_unpoll(&f->q);
+	assert_int_equal(count(f->q.kick_fd), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_started, teardown)
 #define T_IDLE(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
@@ -693,6 +761,10 @@ int main(void)
 		T(second_completion_is_refused_and_logged),
 		T(second_completion_of_a_stale_request_is_refused),
 		T(copy_helpers_gather_and_scatter),
+		T(polling_keeps_kicks_off_until_it_ends),
+		T(request_made_as_polling_ends_signals_the_fd),
+		T(polling_leaves_avail_event_behind),
+		T(polling_a_stopped_queue_finds_nothing),
 		T(new_ring_after_reset_starts_clean),
 		T(dispatch_after_reset_does_nothing),
 		T(driver_reposting_a_held_chain_breaks_the_queue),
