@@ -87,7 +87,7 @@ PY=/usr/bin/python3	# what the binding was built for
 export PYTHONPATH=$VLB_BUILD/bindings/python PYTHONDONTWRITEBYTECODE=1
 # The block systems, in the order of the report
 SYSTEMS="nullblk vduse nbd vlbqsd vlbc vlbpy"
-[ -z "$KUBLK" ] || SYSTEMS="nullblk ublk vlbnull"
+[ -z "$KUBLK" ] || SYSTEMS="nullblk ublk vlbnull vlbnullpoll"
 broken=0
 
 mkdir -p "$RAW/block" "$RAW/scale" "$RAW/mem" "$RAW/perf" "$RAW/counts" "$RAW/net"
@@ -186,6 +186,13 @@ setup_vlbnull() {
 	start_dev vlbnull /tmp/rdn.out "$EX/ramdisk" --null --size "$DISK_BYTES" --queues "$1"
 }
 teardown_vlbnull() { stop_dev vlbnull; }
+# And polling its ring 500 us after each request (--poll): while requests
+# keep coming, no kick and no wakeup (libvloopback's vlb_dev_config.poll_us)
+setup_vlbnullpoll() {
+	start_dev vlbnullpoll /tmp/rdnp.out "$EX/ramdisk" --null --poll 500 \
+		--size "$DISK_BYTES" --queues "$1"
+}
+teardown_vlbnullpoll() { stop_dev vlbnullpoll; }
 
 # kublk's null target (250 GiB, fio uses its start), with the queue depth
 # the others have; kublk forks its server and prints "dev id N"
