@@ -224,6 +224,12 @@ VLB_EXPORT int vlb_queue_notify(struct vlb_queue *q)
 	return rc;
 }
 
+/* A lazy queue holding what it needs leaves kicks off */
+static bool holds_enough(const struct vlb_queue *q)
+{
+	return q->lazy_kick && q->held >= q->lazy_kick;
+}
+
 /*
  * The next request of a round: pops with kicks off, and only when the ring
  * is empty turns kicks back on and looks once more (an entry added in
@@ -234,7 +240,7 @@ static int next_req(struct vlb_queue *q, struct vlb_req_priv **out)
 {
 	int rc = pop_req(q, out);
 
-	if (rc == 0 && q->lazy_kick && q->held >= q->lazy_kick)
+	if (rc == 0 && holds_enough(q))
 		return 0;
 	if (rc == 0 && !q->polling && vlb_vring_enable_kick(&q->vring)) {
 		vlb_vring_disable_kick(&q->vring);
@@ -322,9 +328,7 @@ void vlb_queue_unpoll(struct vlb_queue *q)
 
 	pthread_mutex_lock(&q->ring_lock);
 	q->polling = false;
-	/* a lazy queue holding enough keeps kicks off (see next_req) */
-	if (q->ready && !q->vring.broken &&
-	    !(q->lazy_kick && q->held >= q->lazy_kick))
+	if (q->ready && !q->vring.broken && !holds_enough(q))
 		pending = vlb_vring_enable_kick(&q->vring);
 	pthread_mutex_unlock(&q->ring_lock);
 	if (pending)
