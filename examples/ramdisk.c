@@ -297,6 +297,16 @@ static bool parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
+/* A decimal number 0..max, all of s */
+static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return !errno && !*end && end != s && *s != '-' && *out <= max;
+}
+
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
@@ -325,10 +335,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->null = true;
 			break;
 		case 'p':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || *optarg == '-' ||
-			    v > 1000000) {
+			if (!parse_uint(optarg, 1000000, &v)) {
 				fprintf(stderr, PROG ": bad --poll '%s' (microseconds, 0..1000000, e.g. --poll 50)\n", optarg);
 				return -1;
 			}
@@ -338,20 +345,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->recoverable = true;
 			if (!optarg)
 				break;
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || *optarg == '-' ||
-			    v > UINT32_MAX) {
+			if (!parse_uint(optarg, UINT32_MAX, &v)) {
 				fprintf(stderr, PROG ": bad --recoverable '%s' (milliseconds, e.g. --recoverable=30000)\n", optarg);
 				return -1;
 			}
 			a->recovery_ms = (uint32_t)v;
 			break;
 		case 'R':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || *optarg == '-' ||
-			    v > INT32_MAX) {
+			if (!parse_uint(optarg, INT32_MAX, &v)) {
 				fprintf(stderr, PROG ": bad --recover '%s' (N of vloopbackN)\n", optarg);
 				return -1;
 			}
