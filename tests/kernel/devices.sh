@@ -100,10 +100,14 @@ ctx_switches() {
 		awk '/^voluntary_ctxt_switches/ { n += $2 } END { print n }'
 }
 
-# 2000 4k reads of $1 one after the other, each finding the device idle
-qd1_reads() {
+# The sleeps of device process $2 during 2000 4k reads of $1 one after the
+# other, each finding the device idle
+qd1_sleeps() {
+	local before
+	before=$(ctx_switches "$2")
 	fio --name=qd1 --filename="$1" --ioengine=psync --direct=1 --rw=randread \
 		--bs=4k --size=32M --number_ios=2000 --eta=never --output=/dev/null
+	echo $(($(ctx_switches "$2") - before))
 }
 
 # Busy polling (--poll): the serving thread no longer sleeps between
@@ -113,19 +117,14 @@ qd1_reads() {
 test_ramdisk_poll() {
 	start_bg rd5.out "$EX/ramdisk" --size 64M ||
 		{ not_ok "ramdisk: device starts"; return; }
-	dev=$bg_line
-	before=$(ctx_switches "$bg_pid")
-	qd1_reads "$dev"
-	sleeps=$(($(ctx_switches "$bg_pid") - before))
+	sleeps=$(qd1_sleeps "$bg_line" "$bg_pid")
 	check "ramdisk: 2000 reads one by one cost $sleeps sleeps (>= 1000)" \
 		test "$sleeps" -ge 1000
 	check "ramdisk: exits cleanly" stop_bg
 	start_bg rd5.out "$EX/ramdisk" --size 64M --poll 2000 ||
 		{ not_ok "ramdisk --poll: device starts"; return; }
 	dev=$bg_line
-	before=$(ctx_switches "$bg_pid")
-	qd1_reads "$dev"
-	sleeps=$(($(ctx_switches "$bg_pid") - before))
+	sleeps=$(qd1_sleeps "$dev" "$bg_pid")
 	check "ramdisk --poll 2000: 2000 reads one by one cost $sleeps sleeps (< 500)" \
 		test "$sleeps" -lt 500
 	check "ramdisk --poll: fio 4k randwrite QD16 verified" fio_verify p4k "$dev" \
@@ -133,9 +132,8 @@ test_ramdisk_poll() {
 	check "ramdisk --poll: exits cleanly" stop_bg
 	start_bg rd6.out "$EX/ramdisk" --size 64M --queues 2 --poll 100 ||
 		{ not_ok "ramdisk --queues 2 --poll: device starts"; return; }
-	dev=$bg_line
 	check "ramdisk --queues 2 --poll 100: fio 2 jobs verified" \
-		fio_verify pmq "$dev" --rw=randwrite --bs=4k --iodepth=16 \
+		fio_verify pmq "$bg_line" --rw=randwrite --bs=4k --iodepth=16 \
 		--size=16M --numjobs=2 --offset_increment=32M
 	check "ramdisk --queues 2 --poll: exits cleanly" stop_bg
 }
