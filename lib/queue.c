@@ -224,6 +224,12 @@ VLB_EXPORT int vlb_queue_notify(struct vlb_queue *q)
 	return rc;
 }
 
+/* Started by the driver and not found broken: its ring may be read */
+static bool serving(const struct vlb_queue *q)
+{
+	return q->ready && !q->vring.broken;
+}
+
 /* A lazy queue holding what it needs leaves kicks off */
 static bool holds_enough(const struct vlb_queue *q)
 {
@@ -316,8 +322,7 @@ bool vlb_queue_poll(struct vlb_queue *q)
 
 	pthread_mutex_lock(&q->ring_lock);
 	q->polling = true;
-	pending = q->ready && !q->vring.broken &&
-		  vlb_vring_pending(&q->vring) != 0;
+	pending = serving(q) && vlb_vring_pending(&q->vring) != 0;
 	pthread_mutex_unlock(&q->ring_lock);
 	return pending;
 }
@@ -328,7 +333,7 @@ void vlb_queue_unpoll(struct vlb_queue *q)
 
 	pthread_mutex_lock(&q->ring_lock);
 	q->polling = false;
-	if (q->ready && !q->vring.broken && !holds_enough(q))
+	if (serving(q) && !holds_enough(q))
 		pending = vlb_vring_enable_kick(&q->vring);
 	pthread_mutex_unlock(&q->ring_lock);
 	if (pending)
@@ -363,7 +368,7 @@ VLB_EXPORT int vlb_queue_pop(struct vlb_queue *q, struct vlb_req **out)
 		return -EINVAL;	/* a push queue: its handler gets them */
 	pthread_mutex_lock(&q->round_lock);
 	pthread_mutex_lock(&q->ring_lock);
-	if (q->ready && !q->vring.broken) {
+	if (serving(q)) {
 		rc = pull_req(q, &r);
 	} else {
 		/* nothing to pull: a kick must not keep the poller spinning */
