@@ -4,6 +4,7 @@ OUT/report.md and OUT/summary.json.  Every ratio is the median over runs of
 the ratio within a run (the builds took turns in each run, in one boot)."""
 import json
 import os
+import random
 import statistics
 import sys
 
@@ -26,6 +27,26 @@ class NoCpu:
 
     def window(self, start, end):
         return None
+
+
+def interval(ratios):
+    """95 % bootstrap interval of the median of ratios (fixed seed: the
+    same raw data gives the same report), or None with fewer than 3"""
+    if len(ratios) < 3:
+        return None
+    rng = random.Random(0)
+    meds = sorted(statistics.median(rng.choices(ratios, k=len(ratios)))
+                  for _ in range(2000))
+    return meds[50], meds[1949]
+
+
+def fmt_rel(ratios):
+    """the median ratio and, in brackets, its 95 % interval"""
+    if not ratios:
+        return "–"
+    iv = interval(ratios)
+    med = bench.fmt_ratio(statistics.median(ratios))
+    return med if iv is None else f"{med} ({iv[0]:.2f}–{iv[1]:.2f})"
 
 
 def read_sides(raw):
@@ -59,7 +80,9 @@ def main(raw, out):
            f"{host.get('load_after', '?')} after; {runs} runs of {host.get('runtime', '?')} s "
            f"(ramp {host.get('ramp', '?')} s) per job, the builds in turn (order reversed every "
            "other run), VDUSE with the same qemu-storage-daemon once per run.  Figures are "
-           "medians over runs; ratios are medians of the ratios within each run.", ""]
+           "medians over runs; ratios are medians of the ratios within each run, and "
+           "against the first build with a 95 % bootstrap interval of that median in "
+           "brackets: a difference inside it is not one this boot can show.", ""]
     md += ["| build | commit |", "|---|---|"]
     md += [f"| {s[0]} | {s[2] if len(s) > 2 else '?'} |" for s in sides] + [""]
     summary = {"host": host, "env": env, "sides": sides, "block": {}, "events": {}}
@@ -76,14 +99,17 @@ def main(raw, out):
             vd = res.get("vduse." + job)
             row = [f"{jdesc} ({unit})", bench.fmt(vd and vd[key])]
             row += [bench.fmt(c and c[key]) for c in cells]
-            rel = [bench.paired_ratio(c, cells[0], key) for c in cells[1:]]
+            rel = [bench.paired_ratios(c, cells[0], key) for c in cells[1:]]
             vs = [bench.paired_ratio(c, vd, key) for c in cells]
-            row += [bench.fmt_ratio(r) for r in rel] + [bench.fmt_ratio(r) for r in vs]
+            row += [fmt_rel(r) for r in rel] + [bench.fmt_ratio(r) for r in vs]
             rows.append(row)
             summary["block"][f"{sys}.{job}"] = {
                 "unit": unit, "vduse": vd and vd[key],
                 "builds": {lab: c and c[key] for lab, c in zip(labels, cells)},
-                "vs_first": dict(zip(labels[1:], rel)), "vs_vduse": dict(zip(labels, vs))}
+                "vs_first": {lab: statistics.median(r) if r else None
+                             for lab, r in zip(labels[1:], rel)},
+                "vs_first_runs": dict(zip(labels[1:], rel)),
+                "vs_vduse": dict(zip(labels, vs))}
         if rows:  # a system compare was not asked to measure has none
             md += [f"## {title}", "", bench.table(header, rows), ""]
     cols = ["vduse"] + [f"{lab}-{sys}" for sys in SYSTEMS for lab in labels]

@@ -23,6 +23,8 @@ SYSTEMS = {
     "ublk": "ublk, the kernel's selftest server kublk with its null target (7.x guest)",
     "vlbqsd": "vloopback + qemu-storage-daemon vhost-user-blk (null-co)",
     "vlbc": "vloopback, in-process C RAM disk (examples/ramdisk)",
+    "vlbct": "the same with a thread per queue (examples/ramdisk --thread-per-queue; "
+             "scaling only)",
     "vlbpy": "vloopback, Python RAM disk (examples/python/ramdisk.py)",
     "vlbnull": "vloopback, in-process C device storing nothing (examples/ramdisk --null)",
     "vlbnullpoll": "the same, polling its ring for 500 µs after each request "
@@ -36,7 +38,7 @@ ANCHOR_SYSTEMS = ["ublk", "vlbnull", "vlbnullpoll", "nullblk"]
 SHORT = {
     "nullblk": "null_blk", "vduse": "VDUSE+qsd", "nbd": "NBD qemu-nbd",
     "ublk": "ublk", "vlbqsd": "vloopback+qsd", "vlbc": "vloopback C",
-    "vlbpy": "vloopback Python", "vlbnull": "vloopback C null",
+    "vlbct": "vloopback C, thread per queue", "vlbpy": "vloopback Python", "vlbnull": "vloopback C null",
     "vlbnullpoll": "vloopback C null, polling",
 }
 # name: (title, unit, what to take from fio)
@@ -47,7 +49,7 @@ JOBS = {
     "sr1m-qd4": ("1M sequential read, QD4", "MB/s", "mbps"),
     "sw1m-qd4": ("1M sequential write, QD4", "MB/s", "mbps"),
 }
-SCALE_SYSTEMS = ["nullblk", "vduse", "vlbqsd", "vlbc"]
+SCALE_SYSTEMS = ["nullblk", "vduse", "vlbqsd", "vlbc", "vlbct"]
 # virtio-net: the ceiling first; figures: (key, title, unit)
 NETS = ["veth", "vlbnet"]
 NET_SHORT = {"veth": "veth pair", "vlbnet": "vloopback + testpmd"}
@@ -61,7 +63,7 @@ NET_FIGS = [
 # chart colours: the alternatives cool, vloopback warm
 COLOURS = {
     "nullblk": "#9e9e9e", "vduse": "#1f5fa8", "nbd": "#6fb3d9", "ublk": "#3a9e8f",
-    "vlbqsd": "#d9480f", "vlbc": "#f08c00", "vlbpy": "#f5c542", "vlbnull": "#c2255c",
+    "vlbqsd": "#d9480f", "vlbc": "#f08c00", "vlbct": "#ffb84d", "vlbpy": "#f5c542", "vlbnull": "#c2255c",
     "vlbnullpoll": "#e64980",
 }
 
@@ -182,15 +184,20 @@ def collect(raw, sub, names, cpu):
     return out
 
 
+def paired_ratios(a, b, key):
+    """a's figure / b's figure within each run both have"""
+    if not a or not b:
+        return []
+    common = sorted(set(a["by_run"]) & set(b["by_run"]))
+    return [a["by_run"][n][key] / b["by_run"][n][key] for n in common
+            if key in a["by_run"][n] and b["by_run"][n].get(key)]
+
+
 def paired_ratio(a, b, key):
     """Median over runs of a's figure / b's figure in the same run: runs of
     all systems are interleaved, so this cancels the host's drift, which
     dividing the medians would not.  None if they share no run."""
-    if not a or not b:
-        return None
-    common = sorted(set(a["by_run"]) & set(b["by_run"]))
-    vals = [a["by_run"][n][key] / b["by_run"][n][key] for n in common
-            if key in a["by_run"][n] and b["by_run"][n].get(key)]
+    vals = paired_ratios(a, b, key)
     return statistics.median(vals) if vals else None
 
 
