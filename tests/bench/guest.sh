@@ -310,18 +310,18 @@ scaling() {
 	local n r sys
 	PHASE=scale
 	for n in $LEVELS; do
-		for sys in nullblk vduse vlbqsd vlbc; do
+		for sys in nullblk vduse vlbqsd vlbc vlbct; do
 			up "$sys" "$n" || continue
 		done
 		for r in $(seq 1 "$SCALE_RUNS"); do
-			for sys in nullblk vduse vlbqsd vlbc; do
+			for sys in nullblk vduse vlbqsd vlbc vlbct; do
 				[ -n "${DEV[$sys]:-}" ] || continue
 				fio_run "$RAW/scale/$sys.q$n.$r.json" "${DEV[$sys]}" \
 					--rw=randread --bs=4k --iodepth=32 --numjobs="$n" \
 					--group_reporting
 			done
 		done
-		for sys in nullblk vduse vlbqsd vlbc; do
+		for sys in nullblk vduse vlbqsd vlbc vlbct; do
 			down "$sys"
 		done
 		log "scaling with $n queue(s) done"

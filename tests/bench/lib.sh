@@ -93,12 +93,17 @@ stop_dev() {
 # shellcheck disable=SC2086 # the options, split
 setup_vlbc() { start_dev vlbc /tmp/rd.out "$EX/ramdisk" --size "$DISK_BYTES" --queues "$1" ${RAMDISK_ARGS:-}; }
 teardown_vlbc() { stop_dev vlbc; }
+# The same disk with a thread per queue (the scaling part only): whether
+# threads help when the device shares the guest's CPUs with fio's jobs
+# shellcheck disable=SC2086 # the options, split
+setup_vlbct() { start_dev vlbct /tmp/rdt.out "$EX/ramdisk" --size "$DISK_BYTES" --queues "$1" --thread-per-queue ${RAMDISK_ARGS:-}; }
+teardown_vlbct() { stop_dev vlbct; }
 
 # RAM disks are written once before they are measured: the first write of
 # a page costs a page fault, which is not what the transport costs
 prefill() {
 	case $1 in
-	vlbc|vlbpy)
+	vlbc|vlbct|vlbpy)
 		fio --name=prefill --filename="${DEV[$1]}" --ioengine=io_uring --direct=1 \
 			--rw=write --bs=1M --iodepth=4 --size=$FIO_SPAN --eta=never \
 			--output=/dev/null ;;

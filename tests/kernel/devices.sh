@@ -64,12 +64,17 @@ test_ramdisk() {
 	check "ramdisk: $dev removed" wait_for 10 test ! -e "$dev"
 }
 
+# How many threads process $1 runs
+threads() { awk '/^Threads:/ { print $2 }' /proc/"$1"/status; }
+
 test_ramdisk_mq() {
 	start_bg rd2.out "$EX/ramdisk" --size 64M --queues 2 ||
 		{ not_ok "ramdisk --queues 2: device starts"; return; }
 	dev=$bg_line
 	check "ramdisk --queues 2: two hardware queues" \
 		test "$(ls "/sys/block/${dev#/dev/}/mq" | wc -l)" -eq 2
+	check "ramdisk --queues 2: one thread serves both" \
+		test "$(threads "$bg_pid")" -eq 1
 	check "ramdisk --queues 2: fio 2 jobs verified" fio_verify mq "$dev" \
 		--rw=randwrite --bs=4k --iodepth=16 --size=32M --numjobs=2 \
 		--offset_increment=32M
@@ -113,7 +118,7 @@ qd1_sleeps() {
 # Busy polling (--poll): the serving thread no longer sleeps between
 # requests that follow each other closely; the same reads with a disk that
 # does not poll show that each would otherwise cost a sleep.  Data checked
-# on both serving loops (one queue, and a thread per queue).
+# on both serving loops (one thread, and a thread per queue).
 test_ramdisk_poll() {
 	start_bg rd5.out "$EX/ramdisk" --size 64M ||
 		{ not_ok "ramdisk: device starts"; return; }
@@ -130,8 +135,11 @@ test_ramdisk_poll() {
 	check "ramdisk --poll: fio 4k randwrite QD16 verified" fio_verify p4k "$dev" \
 		--rw=randwrite --bs=4k --iodepth=16 --size=32M
 	check "ramdisk --poll: exits cleanly" stop_bg
-	start_bg rd6.out "$EX/ramdisk" --size 64M --queues 2 --poll 100 ||
+	start_bg rd6.out "$EX/ramdisk" --size 64M --queues 2 --poll 100 \
+		--thread-per-queue ||
 		{ not_ok "ramdisk --queues 2 --poll: device starts"; return; }
+	check "ramdisk --queues 2 --thread-per-queue: a thread per queue" \
+		test "$(threads "$bg_pid")" -eq 3
 	check "ramdisk --queues 2 --poll 100: fio 2 jobs verified" \
 		fio_verify pmq "$bg_line" --rw=randwrite --bs=4k --iodepth=16 \
 		--size=16M --numjobs=2 --offset_increment=32M

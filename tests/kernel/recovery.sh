@@ -5,8 +5,9 @@
 # waited completes, verified.  Three device processes, each file-backed so
 # that a new one sees the same data: tests/kernel/test_recover.c (the
 # module's ioctls, VLB_IOC_RECOVER), the C ramdisk example (the library's
-# vlb_dev_recover, two queues: the threaded run loop, more than one ring
-# recovered) and the Python one (Device.recover).
+# vlb_dev_recover, two queues served by a thread each, then by one thread
+# after the take-over: more than one ring recovered) and the Python one
+# (Device.recover).
 # shellcheck source=lib.sh
 . "$VLB_SRC/tests/kernel/lib.sh"
 cd "$VLB_WORK" || exit 1
@@ -24,7 +25,7 @@ chmod 0666 /dev/virtio-loopback
 # exec, so that the pid start_bg knows is the process killed
 t_serve() { exec "$T" serve "$IMG" "$@"; }
 t_recover() { exec "$T" recover "$1" "$IMG"; }
-r_serve() { exec "$R" --file "$IMG" --queues 2 "$@"; }
+r_serve() { exec "$R" --file "$IMG" --queues 2 --thread-per-queue "$@"; }
 r_recover() { exec "$R" --file "$IMG" --queues 2 --recover "$1"; }
 p_serve() { exec $PY --file "$IMG" "$@"; }
 p_recover() { exec $PY --file "$IMG" --recover "$1"; }
