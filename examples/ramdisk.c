@@ -328,9 +328,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ 0 }
 	};
 	uint64_t *size = &a->size;
-	unsigned int *queues = &a->queues;
 	unsigned long v;
-	char *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "s:q:f:r::R:np:th", opts, NULL)) != -1) {
@@ -375,11 +373,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 			}
 			break;
 		case 'q':
-			*queues = (unsigned int)strtoul(optarg, &end, 10);
-			if (*end || *queues < 1 || *queues > VLB_MAX_QUEUES) {
+			if (!parse_uint(optarg, VLB_MAX_QUEUES, &v) || v < 1) {
 				fprintf(stderr, PROG ": bad --queues '%s' (1..%u)\n", optarg, VLB_MAX_QUEUES);
 				return -1;
 			}
+			a->queues = (unsigned int)v;
 			break;
 		case 'h':
 			usage(stdout);
