@@ -88,6 +88,8 @@ export PYTHONPATH=$VLB_BUILD/bindings/python PYTHONDONTWRITEBYTECODE=1
 # The block systems, in the order of the report
 SYSTEMS="nullblk vduse nbd vlbqsd vlbc vlbpy"
 [ -z "$KUBLK" ] || SYSTEMS="nullblk ublk vlbnull vlbnullpoll"
+# the scaling part's (report.py's SCALE_SYSTEMS)
+SCALE_SYSTEMS="nullblk vduse vlbqsd vlbc vlbct"
 broken=0
 
 mkdir -p "$RAW/block" "$RAW/scale" "$RAW/mem" "$RAW/perf" "$RAW/counts" "$RAW/net"
@@ -310,18 +312,18 @@ scaling() {
 	local n r sys
 	PHASE=scale
 	for n in $LEVELS; do
-		for sys in nullblk vduse vlbqsd vlbc vlbct; do
+		for sys in $SCALE_SYSTEMS; do
 			up "$sys" "$n" || continue
 		done
 		for r in $(seq 1 "$SCALE_RUNS"); do
-			for sys in nullblk vduse vlbqsd vlbc vlbct; do
+			for sys in $SCALE_SYSTEMS; do
 				[ -n "${DEV[$sys]:-}" ] || continue
 				fio_run "$RAW/scale/$sys.q$n.$r.json" "${DEV[$sys]}" \
 					--rw=randread --bs=4k --iodepth=32 --numjobs="$n" \
 					--group_reporting
 			done
 		done
-		for sys in nullblk vduse vlbqsd vlbc vlbct; do
+		for sys in $SCALE_SYSTEMS; do
 			down "$sys"
 		done
 		log "scaling with $n queue(s) done"
