@@ -166,13 +166,16 @@ count_setup() {
 	done
 }
 
-# count_ios OUT DEV N: the events (perf stat, system-wide) during N 4k
-# random reads at QD32 on DEV, in OUT.csv; fio's view of them in OUT.json
+# count_ios OUT DEV N [FIO-ARG...]: the events (perf stat, system-wide)
+# during N 4k random reads at QD32 on DEV (per fio job), in OUT.csv; fio's
+# view of them in OUT.json
 count_ios() {
-	perf stat -a -x, -e "$COUNT_EVENTS" -o "$1.csv" -- \
-		fio --name=bench --filename="$2" --ioengine=io_uring --direct=1 \
-		--rw=randread --bs=4k --iodepth=32 --number_ios="$3" --io_size=$(($3 * 4))k \
+	local out=$1 dev=$2 n=$3
+	shift 3
+	perf stat -a -x, -e "$COUNT_EVENTS" -o "$out.csv" -- \
+		fio --name=bench --filename="$dev" --ioengine=io_uring --direct=1 \
+		--rw=randread --bs=4k --iodepth=32 --number_ios="$n" --io_size=$((n * 4))k \
 		--size=$FIO_SPAN \
 		--norandommap --randrepeat=0 --thread --eta=never \
-		--output-format=json --output="$1.json"
+		--output-format=json --output="$out.json" "$@"
 }

@@ -548,7 +548,25 @@ class Report:
                 "N queues on the device (null_blk submit_queues, qemu-storage-daemon "
                 "num-queues, vloopback --queues) and N fio jobs. The guest has "
                 f"{self.env.get('vcpus', '?')} vCPUs, so blk-mq uses at most that many "
-                "queues. In brackets: the ratio to the first column.\n\n" + table(header, rows))
+                "queues. In brackets: the ratio to the first column.\n\n" + table(header, rows)
+                + self.scaling_counts())
+
+    def scaling_counts(self):
+        """events per I/O at each queue count (counts/scale/SYS.qN)"""
+        events = [("sched_switch", "context switches"), ("sched_wakeup", "wakeups"),
+                  ("call_function_single_entry", "IPIs"), ("irq_work_entry", "irq_work"),
+                  ("vring_interrupt", "vring_interrupt"), ("sys_enter", "system calls")]
+        rows = []
+        for sys in SCALE_SYSTEMS:
+            for n in self.levels:
+                c = counts_per_io(os.path.join(self.raw, "counts", "scale", f"{sys}.q{n}"))
+                if c:
+                    rows.append([SHORT[sys], n] + [fmt(c.get(k)) for k, _ in events])
+        if not rows:
+            return ""
+        return ("\n\nEvents per I/O over 10000 4k random reads at QD32 per job, "
+                "N queues and N jobs (perf stat -a, as in \"Events per I/O\"):\n\n"
+                + table(["system", "queues/jobs"] + [label for _, label in events], rows))
 
     def input_section(self):
         if not self.input:
@@ -843,7 +861,7 @@ class Report:
                 if self.anchor else None}
 
     def write(self):
-        if not self.block:
+        if not self.block and not self.scale and not self.net:
             sys.exit("report: no fio results in " + self.raw)
         self.chart()
         parts = [self.header(), self.targets(),
