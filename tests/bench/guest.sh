@@ -16,7 +16,7 @@
 #   perf/input-W.txt     per input event sent through way W
 #   counts/SYS.csv       perf stat: events during 10000 4k random reads
 #                        (counts/SYS.json: fio's view of them)
-#   counts/scale/SYS.qN.*  the same with N (1, 2) queues and N jobs
+#   counts/scale/SYS.qN.*  the same with N queues and N jobs
 #   net/NET.tcp.R.json   virtio-net: iperf3 -J, TCP from namespace 0 to 1
 #                        for --runtime s (after --ramp s), run R, on NET:
 #                        veth (a veth pair, the ceiling) or vlbnet (two
@@ -335,10 +335,8 @@ scaling() {
 					--group_reporting
 			done
 		done
-		# counted at one and two queues: every perf session patches
-		# kernel text, which TCG now and then gets wrong (tests/vm/README.md)
 		for sys in $SCALE_SYSTEMS; do
-			[ "$PROFILE" = 1 ] && [ "$n" -le 2 ] && count_ready &&
+			[ "$PROFILE" = 1 ] && count_ready &&
 				count_events "$sys" "$RAW/counts/scale/$sys.q$n" "$n"
 			down "$sys"
 		done

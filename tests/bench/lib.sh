@@ -156,26 +156,62 @@ fio_run() {
 # count_setup is given (those it cannot probe are left out)
 COUNT_EVENTS="sched:sched_switch,sched:sched_wakeup,irq_vectors:call_function_single_entry,irq_vectors:irq_work_entry,workqueue:workqueue_execute_start,raw_syscalls:sys_enter"
 
-# count_setup [MODULE:]FUNCTION...
+# count_setup [MODULE:]FUNCTION...: the kprobes, then one perf session for
+# the rest of the boot, its events off but while count_ios runs.  Starting
+# and stopping perf registers and unregisters tracepoints and kprobes,
+# which patches kernel text, and TCG now and then gets that wrong ("Oops:
+# int3", tests/vm/README.md); turning its events on and off patches
+# nothing.  The session is never stopped: the guest powers off under it.
 count_setup() {
-	local k=/sys/kernel/tracing/kprobe_events p name
+	local k=/sys/kernel/tracing/kprobe_events p name dir=/tmp/vlb-count
 	mountpoint -q /sys/kernel/tracing || mount -t tracefs none /sys/kernel/tracing
 	for p in "$@"; do
 		name=${p#*:}
 		echo "p:$name $p" >>$k 2>/dev/null && COUNT_EVENTS="$COUNT_EVENTS,kprobes:$name"
 	done
+	mkdir -p "$dir"
+	rm -f "$dir/ctl" "$dir/ack"
+	mkfifo "$dir/ctl" "$dir/ack"
+	exec {COUNT_CTL}<>"$dir/ctl" {COUNT_ACK}<>"$dir/ack"
+	COUNT_OUT=$dir/stat COUNT_DONE=0
+	# every 100 ms, the counts since the last line; none while off
+	perf stat -a -x, -I 100 -D -1 --control "fd:$COUNT_CTL,$COUNT_ACK" \
+		-e "$COUNT_EVENTS" -o "$COUNT_OUT" -- sleep infinity 2>/dev/null &
+	count_ctl ping
 }
 
-# count_ios OUT DEV N [FIO-ARG...]: the events (perf stat, system-wide)
-# during N 4k random reads at QD32 on DEV (per fio job), in OUT.csv; fio's
-# view of them in OUT.json
+# count_ctl enable|disable|ping: tell the session, wait for its answer
+count_ctl() {
+	local ack
+	echo "$1" >&"$COUNT_CTL" && read -r -t 30 -u "$COUNT_ACK" ack
+}
+
+# count_take OUT: the counts since the last count_take, as perf stat -x,
+# prints totals (count,unit,event), into OUT
+count_take() {
+	local total
+	sleep 0.3	# the interval the events went off in is written
+	total=$(wc -l <"$COUNT_OUT")
+	head -n "$total" "$COUNT_OUT" | tail -n +"$((COUNT_DONE + 1))" |
+		awk -F, '$2 ~ /^[0-9.]+$/ { sum[$4] += $2 }
+			END { for (e in sum) printf "%.0f,,%s\n", sum[e], e }' >"$1"
+	COUNT_DONE=$total
+}
+
+# count_ios OUT DEV N [FIO-ARG...]: the events (system-wide, count_setup's
+# session) during N 4k random reads at QD32 on DEV (per fio job), in
+# OUT.csv; fio's view of them in OUT.json
 count_ios() {
-	local out=$1 dev=$2 n=$3
+	local out=$1 dev=$2 n=$3 rc=0
 	shift 3
-	perf stat -a -x, -e "$COUNT_EVENTS" -o "$out.csv" -- \
-		fio --name=bench --filename="$dev" --ioengine=io_uring --direct=1 \
+	count_take /dev/null	# what came before is not this run's
+	count_ctl enable || return 1
+	fio --name=bench --filename="$dev" --ioengine=io_uring --direct=1 \
 		--rw=randread --bs=4k --iodepth=32 --number_ios="$n" --io_size=$((n * 4))k \
 		--size=$FIO_SPAN \
 		--norandommap --randrepeat=0 --thread --eta=never \
-		--output-format=json --output="$out.json" "$@"
+		--output-format=json --output="$out.json" "$@" || rc=$?
+	count_ctl disable || rc=1
+	count_take "$out.csv"
+	return $rc
 }
