@@ -12,14 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report as bench  # noqa: E402  (fio parsing and tables are shared)
 
 SYSTEMS = {"vlbqsd": "vloopback + qemu-storage-daemon", "vlbc": "vloopback C RAM disk"}
-EVENTS = [
-    ("vring_interrupt", "interrupts (vring_interrupt)"),
-    ("irq_work_entry", "irq_work interrupts"),
-    ("call_function_single_entry", "IPIs (function call)"),
-    ("sched_wakeup", "task wakeups"),
-    ("sched_switch", "context switches"),
-    ("sys_enter", "system calls"),
-]
+EVENTS = [(k, label) for k, label in bench.COUNT_LABELS if k in bench.CORE_COUNTS]
 
 
 class NoCpu:

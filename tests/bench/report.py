@@ -311,6 +311,27 @@ def rss(raw, name):
 
 # ---- formatting ----
 
+# The events counted per I/O (lib.sh's COUNT_EVENTS and the bench's
+# probes), as the tables name them
+COUNT_LABELS = [
+    ("vring_interrupt", "interrupts (vring_interrupt)"),
+    ("vlb_call_wakeup", "call eventfd writes seen by vloopback"),
+    ("vduse_vq_irq_inject", "VDUSE interrupt injections"),
+    ("irq_work_entry", "irq_work interrupts"),
+    ("call_function_single_entry", "IPIs (function call)"),
+    ("sched_wakeup", "task wakeups"),
+    ("sched_switch", "context switches"),
+    ("workqueue_execute_start", "work items run"),
+    ("sys_enter", "system calls"),
+    ("vlb_map_page", "DMA mappings (vloopback bounce)"),
+    ("vduse_domain_map_page", "DMA mappings (VDUSE bounce)"),
+]
+# those every block system has (no probe of one transport's functions):
+# the scaling part's table and compare's
+CORE_COUNTS = {"vring_interrupt", "irq_work_entry", "call_function_single_entry",
+                "sched_wakeup", "sched_switch", "sys_enter"}
+
+
 def counts_per_io(base):
     """{event: count per I/O} of BASE.csv (perf stat -x,) over the reads
     fio made in BASE.json, or None when either is missing"""
@@ -553,9 +574,7 @@ class Report:
 
     def scaling_counts(self):
         """events per I/O at each queue count (counts/scale/SYS.qN)"""
-        events = [("sched_switch", "context switches"), ("sched_wakeup", "wakeups"),
-                  ("call_function_single_entry", "IPIs"), ("irq_work_entry", "irq_work"),
-                  ("vring_interrupt", "vring_interrupt"), ("sys_enter", "system calls")]
+        events = [(k, label) for k, label in COUNT_LABELS if k in CORE_COUNTS]
         rows = []
         for sys in SCALE_SYSTEMS:
             for n in self.levels:
@@ -699,25 +718,12 @@ class Report:
 
     def count_table(self):
         """the same, as a table"""
-        labels = [
-            ("vring_interrupt", "interrupts (vring_interrupt)"),
-            ("vlb_call_wakeup", "call eventfd writes seen by vloopback"),
-            ("vduse_vq_irq_inject", "VDUSE interrupt injections"),
-            ("irq_work_entry", "irq_work interrupts"),
-            ("call_function_single_entry", "IPIs (function call)"),
-            ("sched_wakeup", "task wakeups"),
-            ("sched_switch", "context switches"),
-            ("workqueue_execute_start", "work items run"),
-            ("sys_enter", "system calls"),
-            ("vlb_map_page", "DMA mappings (vloopback bounce)"),
-            ("vduse_domain_map_page", "DMA mappings (VDUSE bounce)"),
-        ]
         data = self.count_data()
         if not data:
             return ""
         systems = list(data)
         rows = []
-        for key, label in labels:
+        for key, label in COUNT_LABELS:
             if not any(key in data[s] for s in systems):
                 continue
             rows.append([label] + [fmt(data[s][key]) if key in data[s] else "–"
