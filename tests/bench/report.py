@@ -867,8 +867,8 @@ class Report:
                 if self.anchor else None}
 
     def write(self):
-        if not self.block and not self.scale and not self.net:
-            sys.exit("report: no fio results in " + self.raw)
+        if not (self.block or self.scale or self.net or self.input):
+            sys.exit("report: no results in " + self.raw)
         self.chart()
         parts = [self.header(), self.targets(),
                  "![IOPS and throughput per system](chart.png)",
