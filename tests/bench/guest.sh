@@ -17,6 +17,7 @@
 #   counts/SYS.csv       perf stat: events during 10000 4k random reads
 #                        (counts/SYS.json: fio's view of them)
 #   counts/scale/SYS.qN.*  the same with N queues and N jobs
+#   counts/SYS.sr1m.*, SYS.sw1m.*  the same over one pass of the 1 MiB jobs
 #   net/NET.tcp.R.json   virtio-net: iperf3 -J, TCP from namespace 0 to 1
 #                        for --runtime s (after --ramp s), run R, on NET:
 #                        veth (a veth pair, the ceiling) or vlbnet (two
@@ -308,6 +309,21 @@ count_events() {
 		log "counting events on $sys failed (not fatal)"
 }
 
+# count_large SYS: the same over one pass over the span of each 1 MiB job
+# the run has (counts/SYS.sr1m, SYS.sw1m): how often a large request is
+# split, and what the split costs
+count_large() {
+	local sys=$1 job
+	[ -n "${DEV[$sys]:-}" ] || return 0
+	for job in $JOBS; do
+		case $job in s?1m-*) ;; *) continue ;; esac
+		# shellcheck disable=SC2046 # the job's options, split
+		count_ios "$RAW/counts/$sys.${job%-*}" "${DEV[$sys]}" 256 \
+			$(job_args "$job") --io_size="$FIO_SPAN" ||
+			log "counting $job on $sys failed (not fatal)"
+	done
+}
+
 # profile_input WAY: where the CPU goes per event, on one vCPU, events back
 # to back (so that the vCPU is never idle and samples are the path's)
 profile_input() {
@@ -587,6 +603,7 @@ block_part() {
 		count_ready
 		for sys in $SYSTEMS; do
 			count_events "$sys"
+			count_large "$sys"
 		done
 		log "profiles and counts done"
 	fi

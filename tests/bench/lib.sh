@@ -155,6 +155,10 @@ fio_run() {
 # The events behind each I/O: tracepoints, and kprobes on the functions
 # count_setup is given (those it cannot probe are left out)
 COUNT_EVENTS="sched:sched_switch,sched:sched_wakeup,irq_vectors:call_function_single_entry,irq_vectors:irq_work_entry,workqueue:workqueue_execute_start,raw_syscalls:sys_enter"
+# and, where the kernel has them, what a large request may cost: a bio
+# split to the device's segment limits, an io_uring request that could not
+# be issued without blocking, handed to an io-wq worker
+COUNT_IF_PRESENT="block:block_split io_uring:io_uring_queue_async_work"
 
 # count_setup [MODULE:]FUNCTION...: the kprobes, then one perf session for
 # the rest of the boot, its events off but while count_ios runs.  Starting
@@ -165,6 +169,9 @@ COUNT_EVENTS="sched:sched_switch,sched:sched_wakeup,irq_vectors:call_function_si
 count_setup() {
 	local k=/sys/kernel/tracing/kprobe_events p name dir=/tmp/vlb-count
 	mountpoint -q /sys/kernel/tracing || mount -t tracefs none /sys/kernel/tracing
+	for p in $COUNT_IF_PRESENT; do
+		[ ! -d "/sys/kernel/tracing/events/${p/://}" ] || COUNT_EVENTS="$COUNT_EVENTS,$p"
+	done
 	for p in "$@"; do
 		name=${p#*:}
 		echo "p:$name $p" >>$k 2>/dev/null && COUNT_EVENTS="$COUNT_EVENTS,kprobes:$name"
@@ -199,8 +206,8 @@ count_take() {
 }
 
 # count_ios OUT DEV N [FIO-ARG...]: the events (system-wide, count_setup's
-# session) during N 4k random reads at QD32 on DEV (per fio job), in
-# OUT.csv; fio's view of them in OUT.json
+# session) during N 4k random reads at QD32 on DEV (per fio job; FIO-ARGs
+# may make them other I/Os), in OUT.csv; fio's view of them in OUT.json
 count_ios() {
 	local out=$1 dev=$2 n=$3 rc=0
 	shift 3

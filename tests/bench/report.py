@@ -325,7 +325,13 @@ COUNT_LABELS = [
     ("sys_enter", "system calls"),
     ("vlb_map_page", "DMA mappings (vloopback bounce)"),
     ("vduse_domain_map_page", "DMA mappings (VDUSE bounce)"),
+    ("block_split", "bios split (block_split)"),
+    ("io_uring_queue_async_work", "io_uring requests punted to io-wq"),
 ]
+# those the 1 MiB counts show; the first two are rare at 4k
+LARGE_ONLY = {"block_split", "io_uring_queue_async_work"}
+LARGE_COUNTS = ["block_split", "io_uring_queue_async_work", "vring_interrupt",
+                "sched_switch", "vlb_map_page", "vduse_domain_map_page"]
 # those every block system has (no probe of one transport's functions):
 # the scaling part's table and compare's
 CORE_COUNTS = {"vring_interrupt", "irq_work_entry", "call_function_single_entry",
@@ -344,7 +350,8 @@ def counts_per_io(base):
                     vals[p[2].split(":")[-1]] = float(p[0])
         with open(base + ".json") as f:
             text = f.read()
-        ios = json.loads(text[text.index("{"):])["jobs"][0]["read"]["total_ios"]
+        job = json.loads(text[text.index("{"):])["jobs"][0]
+        ios = job["read"]["total_ios"] + job["write"]["total_ios"]
     except (OSError, ValueError, KeyError, IndexError):
         return None
     return {k: v / ios for k, v in vals.items()} if ios else None
@@ -724,21 +731,49 @@ class Report:
         systems = list(data)
         rows = []
         for key, label in COUNT_LABELS:
+            # events only large requests have are left to their own table
+            if key in LARGE_ONLY and not any(data[s].get(key) for s in systems):
+                continue
             if not any(key in data[s] for s in systems):
                 continue
             rows.append([label] + [fmt(data[s][key]) if key in data[s] else "–"
                                    for s in systems])
         return table(["per I/O"] + [SHORT[s] for s in systems], rows)
 
+    def large_count_table(self, job):
+        """counts/SYS.JOB (sr1m, sw1m) per request, by system"""
+        data = {}
+        for sys in self.measured:
+            per_io = counts_per_io(os.path.join(self.raw, "counts", f"{sys}.{job}"))
+            if per_io:
+                data[sys] = per_io
+        labels = dict(COUNT_LABELS)
+        rows = [[labels[key]] + [fmt(data[s].get(key)) for s in data]
+                for key in LARGE_COUNTS if any(key in c for c in data.values())]
+        if not rows:
+            return ""
+        return table(["per 1 MiB request"] + [SHORT[s] for s in data], rows)
+
     def counts(self):
         t = self.count_table()
         if not t:
             return ""
-        return ("## Events per I/O\n\n"
-                "Counted over the whole guest (perf stat -a, kprobes and tracepoints) "
-                "during 10000 4k random reads at QD32 on each system: what a "
-                "request costs in interrupts, wakeups and system calls, independent of "
-                "how fast the emulated CPUs happen to be.\n\n" + t)
+        out = ("## Events per I/O\n\n"
+               "Counted over the whole guest (perf stat -a, kprobes and tracepoints) "
+               "during 10000 4k random reads at QD32 on each system: what a "
+               "request costs in interrupts, wakeups and system calls, independent of "
+               "how fast the emulated CPUs happen to be.\n\n" + t)
+        reads, writes = self.large_count_table("sr1m"), self.large_count_table("sw1m")
+        if reads or writes:
+            out += ("\n\nThe same over one pass of 1 MiB requests at QD4 over the span, "
+                    "read, then written: a request is split when it needs more segments "
+                    "than the device allows (its seg_max) or a segment longer than it "
+                    "allows (its size_max, or the transport's largest mapping), and a "
+                    "split request that io_uring issued without blocking is issued "
+                    "again from an io-wq worker.\n\n"
+                    "**1M sequential read**\n\n" + reads +
+                    "\n\n**1M sequential write**\n\n" + writes)
+        return out
 
     def anchor_section(self):
         a = self.anchor
