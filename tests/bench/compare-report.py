@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report as bench  # noqa: E402  (fio parsing and tables are shared)
 
 SYSTEMS = {"vlbqsd": "vloopback + qemu-storage-daemon", "vlbc": "vloopback C RAM disk"}
-EVENTS = [(k, label) for k, label in bench.COUNT_LABELS if k in bench.CORE_COUNTS]
+EVENTS = bench.CORE_LABELS
 
 
 class NoCpu:

@@ -328,19 +328,21 @@ COUNT_LABELS = [
     ("block_split", "bios split (block_split)"),
     ("io_uring_queue_async_work", "io_uring requests punted to io-wq"),
 ]
-# those the 1 MiB counts show; the first two are rare at 4k
-LARGE_ONLY = {"block_split", "io_uring_queue_async_work"}
-LARGE_COUNTS = ["block_split", "io_uring_queue_async_work", "vring_interrupt",
-                "sched_switch", "vlb_map_page", "vduse_domain_map_page"]
-# those every block system has (no probe of one transport's functions):
-# the scaling part's table and compare's
-CORE_COUNTS = {"vring_interrupt", "irq_work_entry", "call_function_single_entry",
-                "sched_wakeup", "sched_switch", "sys_enter"}
+# events a 4k request rarely has: its table shows them only when it does
+LARGE_ONLY = ["block_split", "io_uring_queue_async_work"]
+# those the 1 MiB counts show
+LARGE_COUNTS = LARGE_ONLY + ["vring_interrupt", "sched_switch", "vlb_map_page",
+                             "vduse_domain_map_page"]
+# those every block system has (no probe of one transport's functions), as
+# labelled: the scaling part's table and compare's
+CORE_LABELS = [(k, label) for k, label in COUNT_LABELS
+               if k in {"vring_interrupt", "irq_work_entry", "call_function_single_entry",
+                        "sched_wakeup", "sched_switch", "sys_enter"}]
 
 
 def counts_per_io(base):
     """{event: count per I/O} of BASE.csv (perf stat -x,) over the reads
-    fio made in BASE.json, or None when either is missing"""
+    and writes fio made in BASE.json, or None when either is missing"""
     vals = {}
     try:
         with open(base + ".csv") as f:
@@ -581,7 +583,7 @@ class Report:
 
     def scaling_counts(self):
         """events per I/O at each queue count (counts/scale/SYS.qN)"""
-        events = [(k, label) for k, label in COUNT_LABELS if k in CORE_COUNTS]
+        events = CORE_LABELS
         rows = []
         for sys in SCALE_SYSTEMS:
             for n in self.levels:
@@ -714,11 +716,13 @@ class Report:
                 table(["system", "MemFree drop", "kernel", "Slab", "Shmem",
                        "process RSS (idle)", "process RSS (after runs)"], rows))
 
-    def count_data(self):
-        """counts/SYS.csv (perf stat -x,) per I/O, by system and event"""
+    def count_data(self, job=""):
+        """counts/SYS.csv, or SYS.JOB.csv (perf stat -x,) per I/O, by system
+        and event"""
         data = {}
         for sys in self.measured:
-            per_io = counts_per_io(os.path.join(self.raw, "counts", sys))
+            per_io = counts_per_io(os.path.join(self.raw, "counts",
+                                                f"{sys}.{job}" if job else sys))
             if per_io:
                 data[sys] = per_io
         return data
@@ -742,11 +746,7 @@ class Report:
 
     def large_count_table(self, job):
         """counts/SYS.JOB (sr1m, sw1m) per request, by system"""
-        data = {}
-        for sys in self.measured:
-            per_io = counts_per_io(os.path.join(self.raw, "counts", f"{sys}.{job}"))
-            if per_io:
-                data[sys] = per_io
+        data = self.count_data(job)
         labels = dict(COUNT_LABELS)
         rows = [[labels[key]] + [fmt(data[s].get(key)) for s in data]
                 for key in LARGE_COUNTS if any(key in c for c in data.values())]
