@@ -15,7 +15,7 @@ RUNTIME=4 RAMP=1 FIO_SPAN=256M DISK_BYTES=1073741824
 B=$1 RUNS=$2 PROFILES=$3
 JOBS="rr4k-qd32 rw4k-qd32"
 RAW=$VLB_WORK/raw
-mkdir -p "$RAW/block" "$RAW/counts"
+mkdir -p "$RAW/block"
 cd /tmp || exit 1
 broken=0
 log() { echo "sweep: [${SECONDS}s] $*" | tee -a "$RAW/log.txt"; }
