@@ -69,12 +69,12 @@ finish() {
 # fio_verify_bg NAME DEV: in the background (fio_pid), fio at QD32 writes
 # DEV's first 32 MiB at random, 4k blocks, and after every 32 writes reads
 # those blocks back (crc32c, a mismatch is fatal) until fio_ok; a slow disk
-# (the Python ramdisk) is verified too; log fio-NAME.log
+# (the Python ramdisk) is verified too; log fio-NAME.log in the current dir
 fio_verify_bg() {
 	fio --name="$1" --filename="$2" --ioengine=io_uring --direct=1 \
 		--rw=randwrite --bs=4k --iodepth=32 --size=32M \
 		--time_based --runtime=300 --verify=crc32c --verify_backlog=32 \
-		--verify_fatal=1 --eta=never --output="$VLB_WORK/fio-$1.log" &
+		--verify_fatal=1 --eta=never --output="fio-$1.log" &
 	fio_pid=$!
 }
 
@@ -88,10 +88,10 @@ fio_ok() {
 	wait "$fio_pid"
 	fio_rc=$?
 	{ [ "$fio_rc" -eq 0 ] || [ "$fio_rc" -eq 128 ]; } &&
-		grep -q 'err= 0' "$VLB_WORK/fio-$1.log" &&
-		grep -q 'issued rwts: total=[1-9]' "$VLB_WORK/fio-$1.log" && return 0
+		grep -q 'err= 0' "fio-$1.log" &&
+		grep -q 'issued rwts: total=[1-9]' "fio-$1.log" && return 0
 	echo "fio exited $fio_rc"
-	cat "$VLB_WORK/fio-$1.log"
+	cat "fio-$1.log"
 	return 1
 }
 

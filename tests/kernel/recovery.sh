@@ -10,8 +10,8 @@
 # (Device.recover).
 # shellcheck source=lib.sh
 . "$VLB_SRC/tests/kernel/lib.sh"
-# Everything this test writes but fio's logs lives in the guest's tmpfs, not
-# the 9p work dir (cache=mmap).  There, three times in CI (6.12 twice, 7.3),
+# Everything this test writes lives in the guest's tmpfs, not the 9p work
+# dir (cache=mmap).  There, three times (6.12 twice, 7.3 once),
 # the line a recovering ramdisk.py printed to recover.out never reached the
 # file, while the process served the disk: faulthandler showed it past its
 # write; the last time, after the disk images had moved to tmpfs, fio
