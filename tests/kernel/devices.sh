@@ -6,7 +6,7 @@
 # One guest boot runs them all.
 . "$VLB_SRC/tests/kernel/lib.sh"
 EX=$VLB_BUILD/examples
-cd "$VLB_WORK" || exit 1
+in_tmpfs devices || exit 1
 
 fio_verify() {
 	job=$1

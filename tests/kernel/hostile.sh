@@ -6,7 +6,7 @@
 # keeps serving verified I/O all along.
 . "$VLB_SRC/tests/kernel/lib.sh"
 
-cd "$VLB_WORK" || exit 1
+in_tmpfs hostile || exit 1
 virtio_count() { ls /sys/bus/virtio/devices | wc -l; }
 hostile() { "$VLB_BIN/tests/kernel/test_hostile" "$@"; }
 logged() { dmesg | grep -q "$1"; }

@@ -44,6 +44,14 @@ stop_bg() {
 	wait "$bg_pid"
 }
 
+# in_tmpfs NAME: work in /tmp/NAME, the guest's tmpfs, not the 9p work dir
+# (cache=mmap).  There, four times (recovery.sh three, once on 7.3; the
+# ramdisk --poll of devices.sh on 6.12), the line a device process printed
+# on start never reached its file while the process served the disk
+# (faulthandler showed it past its write; fio counted the I/O it served).
+# Why 9p lost it was not pinned down.
+in_tmpfs() { mkdir -p "/tmp/$1" && cd "/tmp/$1" || return; }
+
 load_module() {
 	# the virtio core is modular on 6.1, built in on 6.12
 	modprobe -a virtio virtio_ring 2>/dev/null

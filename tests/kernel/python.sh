@@ -12,7 +12,7 @@
 PY=/usr/bin/python3	# what the extension was built for
 EX=$VLB_SRC/examples/python
 export PYTHONPATH=$VLB_BUILD/bindings/python PYTHONDONTWRITEBYTECODE=1
-cd "$VLB_WORK" || exit 1
+in_tmpfs python || exit 1
 
 distinct_bytes() { od -An -v -tu1 "$1" | tr -s ' ' '\n' | sort -u | wc -l; }
 

@@ -10,13 +10,7 @@
 # (Device.recover).
 # shellcheck source=lib.sh
 . "$VLB_SRC/tests/kernel/lib.sh"
-# Everything this test writes lives in the guest's tmpfs, not the 9p work
-# dir (cache=mmap).  There, three times (6.12 twice, 7.3 once),
-# the line a recovering ramdisk.py printed to recover.out never reached the
-# file, while the process served the disk: faulthandler showed it past its
-# write; the last time, after the disk images had moved to tmpfs, fio
-# counted a minute of I/O it served.  Why 9p lost it was not pinned down.
-mkdir -p /tmp/recovery && cd /tmp/recovery || exit 1
+in_tmpfs recovery || exit 1
 
 T=$VLB_BIN/tests/kernel/test_recover
 R=$VLB_BIN/examples/ramdisk
