@@ -17,6 +17,8 @@
 . "$VLB_SRC/tests/kernel/lib.sh"
 
 STAGE=$VLB_WORK/stage
+# what background processes print, read while they run (see in_tmpfs)
+in_tmpfs install || exit 1
 ETC=/tmp/vlb-etc
 USER_IN=4001	# in group vloopback
 USER_OUT=4002	# not in it
@@ -94,11 +96,11 @@ check "udev gave /dev/virtio-loopback group vloopback, mode 0660 ($mode)" \
 
 # --- a member of the group serves a disk --------------------------------------
 ramdisk=$VLB_BIN/examples/ramdisk
-"${AS_IN[@]}" "$ramdisk" --size 16M >"$VLB_WORK/rd1.out" 2>"$VLB_WORK/rd1.err" &
+"${AS_IN[@]}" "$ramdisk" --size 16M >rd1.out 2>rd1.err &
 rd1=$!
-wait_for 30 test -s "$VLB_WORK/rd1.out"
-disk=$(head -n 1 "$VLB_WORK/rd1.out")
-check "vlbuser's ramdisk made a disk (${disk:-none}; $(cat "$VLB_WORK/rd1.err"))" test -b "$disk"
+wait_for 30 test -s rd1.out
+disk=$(head -n 1 rd1.out)
+check "vlbuser's ramdisk made a disk (${disk:-none}; $(cat rd1.err))" test -b "$disk"
 check "vlbuser's ramdisk runs without capabilities" \
 	grep -q '^CapEff:[[:space:]]*0*$' "/proc/$rd1/status"
 
@@ -168,7 +170,7 @@ load_env() {
 # $NOTIFY_SOCKET; each message goes to notify.out, READY=1 with whether the
 # node its STATUS names exists at that moment
 notify_listen() {
-	rm -f /tmp/notify.sock "$VLB_WORK/notify.out"
+	rm -f /tmp/notify.sock notify.out
 	python3 -c '
 import os, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -180,7 +182,7 @@ while True:
     node = fields.get("STATUS", "").split(" ")[1:2]
     exists = bool(node) and os.path.exists(node[0])
     out.write(msg.replace("\n", " ") + (" node-exists" if exists else "") + "\n")
-' "$VLB_WORK/notify.out" &
+' notify.out &
 	notify_pid=$!
 	wait_for 10 test -S /tmp/notify.sock
 }
@@ -194,9 +196,9 @@ unit_start() {
 	exec=${exec//%i/disk0}
 	exec=${exec/#*\/vloopbackctl /$ctl }
 	(load_env "$VLB_WORK/disk0.conf" && NOTIFY_SOCKET=/tmp/notify.sock &&
-		export NOTIFY_SOCKET && eval "exec $exec") >"$VLB_WORK/unit.out" 2>&1 &
+		export NOTIFY_SOCKET && eval "exec $exec") >unit.out 2>&1 &
 	unit_pid=$!
-	wait_for 30 grep -q '^/dev/vd' "$VLB_WORK/unit.out"
+	wait_for 30 grep -q '^/dev/vd' unit.out
 }
 
 # unit_stop: what "systemctl stop" does: SIGTERM, then the exit status
@@ -214,12 +216,12 @@ test_unit() {
 	check "qemu-storage-daemon exports /tmp/disk0.sock" start_qsd || return
 	check "the unit is Type=notify" grep -qx 'Type=notify' "$unit"
 	notify_listen
-	check "the unit's command attaches it" unit_start || { cat "$VLB_WORK/unit.out"; return; }
-	echo "# it printed: $(cat "$VLB_WORK/unit.out")"
+	check "the unit's command attaches it" unit_start || { cat unit.out; return; }
+	echo "# it printed: $(cat unit.out)"
 	check "it sends READY=1 to NOTIFY_SOCKET, the disk existing by then" \
-		wait_for 10 grep -q "^READY=1 STATUS=serving $(head -n 1 "$VLB_WORK/unit.out") .* node-exists$" \
-		"$VLB_WORK/notify.out"
-	cat "$VLB_WORK/notify.out"
+		wait_for 10 grep -q "^READY=1 STATUS=serving $(head -n 1 unit.out) .* node-exists$" \
+		notify.out
+	cat notify.out
 	check "as attachment disk0 (--name %i)" eval '"$ctl" status disk0 >/dev/null'
 	{ kill -KILL "$qsd" && wait "$qsd"; } 2>/dev/null
 	wait "$unit_pid"
@@ -228,9 +230,9 @@ test_unit() {
 		test "$rc" -ne 0 -a "$rc" -ne 2
 	check "the back-end back: the restarted command attaches it again" \
 		eval 'start_qsd && unit_start'
-	disk=$(head -n 1 "$VLB_WORK/unit.out")
+	disk=$(head -n 1 unit.out)
 	check "stop: the command exits 0 on SIGTERM (no restart)" unit_stop
-	check "stop: it said STOPPING=1" grep -q '^STOPPING=1' "$VLB_WORK/notify.out"
+	check "stop: it said STOPPING=1" grep -q '^STOPPING=1' notify.out
 	check "stop: $disk is gone" wait_for 10 test ! -b "$disk"
 	kill "$notify_pid" 2>/dev/null
 	kill -TERM "$qsd"

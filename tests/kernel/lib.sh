@@ -45,8 +45,8 @@ stop_bg() {
 }
 
 # in_tmpfs NAME: work in /tmp/NAME, the guest's tmpfs, not the 9p work dir
-# (cache=mmap).  There, four times (recovery.sh three, once on 7.3; the
-# ramdisk --poll of devices.sh on 6.12), the line a device process printed
+# (cache=mmap).  There, four times (three in recovery.sh, one of them on
+# 7.3; devices.sh's ramdisk --poll on 6.12), the line a device process printed
 # on start never reached its file while the process served the disk
 # (faulthandler showed it past its write; fio counted the I/O it served).
 # Why 9p lost it was not pinned down.
